@@ -1,0 +1,93 @@
+"""The Azure OpenAI assistant bindings as a funchost plugin."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from funchost.registry import HostApi, Plugin
+
+from bindings.assistants.bindings import (
+    AssistantCreate,
+    AssistantPost,
+    AssistantQuery,
+    AssistantSkillTrigger,
+    TextCompletion,
+    invoke_skill,
+)
+from bindings.assistants.chat import ChatModel, ScriptedChatModel, open_chat_model
+from bindings.assistants.service import AssistantService, Skill
+from bindings.assistants.stores import AssistantStore, Collection, MemoryStore, open_store, sqlite_path
+
+__all__ = ["AssistantService", "AssistantsPlugin", "Collection", "MemoryStore", "ScriptedChatModel", "plugin"]
+
+_shared: dict[tuple[str, str], Any] = {}
+"""Stores and models shared by successive versions of an app in one process (a reload keeps them)."""
+
+
+class AssistantsPlugin(Plugin):
+    name = "assistants"
+
+    def __init__(self, host: HostApi) -> None:
+        super().__init__(host)
+        self.bindings = [
+            AssistantCreate(self),
+            AssistantPost(self),
+            AssistantQuery(self),
+            AssistantSkillTrigger(self),
+            TextCompletion(self),
+        ]
+        self.skills: dict[str, Skill] = {}
+        self.store_kind = (host.setting("FUNCHOST_STORE") or "sqlite").strip().lower()
+        self.store: AssistantStore = host.provided("store") or self._shared("store", self._open_store)
+        self.chat: ChatModel = host.provided("chat") or self._shared("chat", self._open_chat)
+        self.service = AssistantService(self.store, self.chat, host.log)
+        self.services.update(store=self.store, chat=self.chat, assistants=self.service)
+
+    def _shared(self, what: str, factory: Any) -> Any:
+        key = (what, f"{self.host.script_root}|{self._identity(what)}")
+        if key not in _shared:
+            _shared[key] = factory()
+        return _shared[key]
+
+    def _identity(self, what: str) -> str:
+        if what == "store":
+            return self.store_kind
+        return "|".join(self.host.setting(n) or "" for n in ("FUNCHOST_CHAT", "FUNCHOST_CHAT_RECORD",
+                                                              "FUNCHOST_CHAT_REPLAY"))
+
+    def _open_store(self) -> AssistantStore:
+        return open_store(self.store_kind, script_root=self.host.script_root, settings=self.host.setting)
+
+    def _open_chat(self) -> ChatModel:
+        if (self.host.setting("FUNCHOST_CHAT") or "").lower() == "scripted":
+            return ScriptedChatModel()
+        record = self.host.setting("FUNCHOST_CHAT_RECORD")
+        replay = self.host.setting("FUNCHOST_CHAT_REPLAY")
+        return open_chat_model(
+            self.host.setting, record=Path(record) if record else None, replay=Path(replay) if replay else None
+        )
+
+    def skill_list(self) -> list[Skill]:
+        return list(self.skills.values())
+
+    async def invoke_skill(self, skill: Skill, arguments: str) -> Any:
+        return await invoke_skill(self, skill, arguments)
+
+    def describe(self) -> list[str]:
+        where = {
+            "sqlite": f"sqlite ({sqlite_path(self.host.script_root)})",
+            "memory": "memory (kept while this process runs, across reloads; gone on restart)",
+        }.get(self.store_kind, self.store.describe())
+        if self.host.provided("store") is not None:
+            where = self.store.describe()
+        return [f"Assistant store: {where}", f"Chat model: {self.chat.describe()}"]
+
+    async def close(self) -> None:
+        for key in [k for k in _shared if k[1].startswith(f"{self.host.script_root}|")]:
+            await _shared.pop(key).close()
+
+
+def plugin(host: HostApi) -> Plugin:
+    """Entry point ``funchost.bindings: assistants``."""
+    return AssistantsPlugin(host)

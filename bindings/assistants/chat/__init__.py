@@ -1,0 +1,37 @@
+"""Chat models behind one protocol: the openai SDK, a scripted test seam, and cassette record/replay."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from bindings.assistants.chat.base import ChatError, ChatModel, ChatReply, ChatRequest
+from bindings.assistants.chat.cassette import RecordingChatModel, ReplayChatModel
+from bindings.assistants.chat.openai import OpenAIChatModel, resolve_endpoint
+from bindings.assistants.chat.scripted import ScriptedChatModel, echo
+
+__all__ = [
+    "ChatError",
+    "ChatModel",
+    "ChatReply",
+    "ChatRequest",
+    "OpenAIChatModel",
+    "RecordingChatModel",
+    "ReplayChatModel",
+    "ScriptedChatModel",
+    "echo",
+    "open_chat_model",
+    "resolve_endpoint",
+]
+
+
+def open_chat_model(
+    settings: Callable[[str], str | None], *, record: Path | None = None, replay: Path | None = None
+) -> ChatModel:
+    """The chat model for an app: a cassette replay if given, else the openai SDK (recorded if asked)."""
+    if replay is not None:
+        return ReplayChatModel(replay)
+    model: ChatModel = OpenAIChatModel(settings)
+    if record is not None:
+        model = RecordingChatModel(model, record)
+    return model

@@ -1,0 +1,91 @@
+"""``funchost assistants list | show | export | delete`` on any store."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from funchost.settings import load_settings
+
+from bindings.assistants.models import ChatMessage, dotnet_datetime, message_entity, state_entity
+from bindings.assistants.stores import STORE_KINDS, AssistantStore, Collection, open_store
+
+
+def register(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
+    """Adds ``funchost assistants ...``."""
+    parser = sub.add_parser("assistants", help="list, show, export or delete stored assistants")
+    actions = parser.add_subparsers(dest="action", required=True)
+    for name, help_text in (
+        ("list", "list the assistants in a collection"),
+        ("show", "print an assistant's transcript"),
+        ("export", "print an assistant's rows as JSON (the Azure Tables entity layout)"),
+        ("delete", "delete an assistant and its history"),
+    ):
+        p = actions.add_parser(name, help=help_text)
+        common(p)
+        if name != "list":
+            p.add_argument("id", help="the assistant id")
+        p.add_argument("--store", choices=STORE_KINDS, help="default: FUNCHOST_STORE, else sqlite")
+        p.add_argument("--collection", default="ChatState", help="table name (default ChatState)")
+        p.add_argument("--connection", default="AzureWebJobsStorage", help="connection setting name")
+        p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, root: Path) -> int:
+    return asyncio.run(_run(args, root))
+
+
+async def _run(args: argparse.Namespace, root: Path) -> int:
+    config = load_settings(root, dict(os.environ))
+    kind = args.store or config.setting("FUNCHOST_STORE") or "sqlite"
+    store = open_store(kind, script_root=root, settings=config.setting)
+    where = Collection(args.connection, args.collection)
+    try:
+        return await _act(args, store, where)
+    finally:
+        await store.close()
+
+
+async def _act(args: argparse.Namespace, store: AssistantStore, where: Collection) -> int:
+    if args.action == "list":
+        states = await store.list(where)
+        if not states:
+            print(f"No assistants in '{where.table}' ({store.describe()}).")
+        for s in states:
+            print(f"{s.id}\tmessages={s.total_messages}\ttokens={s.total_tokens}\t"
+                  f"updated={dotnet_datetime(s.last_updated_at)}")
+        return 0
+    if args.action == "delete":
+        if await store.delete(where, args.id):
+            print(f"Deleted assistant '{args.id}'.")
+            return 0
+        print(f"No assistant '{args.id}' in '{where.table}' ({store.describe()}).")
+        return 1
+    loaded = await store.load(where, args.id)
+    if loaded is None:
+        print(f"No assistant '{args.id}' in '{where.table}' ({store.describe()}).")
+        return 1
+    state, messages = loaded
+    if args.action == "export":
+        rows = [state_entity(state)] + [message_entity(state.id, m) for m in messages]
+        print(json.dumps(rows, default=str, indent=2, ensure_ascii=False))
+        return 0
+    print(f"Assistant '{state.id}': {state.total_messages} messages, {state.total_tokens} tokens (last call), "
+          f"created {dotnet_datetime(state.created_at)}, updated {dotnet_datetime(state.last_updated_at)}")
+    for m in messages:
+        print(_transcript_line(m))
+    return 0
+
+
+def _transcript_line(m: ChatMessage) -> str:
+    head = f"[{m.row_key}] {m.role}:"
+    if m.tool_calls:
+        calls = json.loads(m.tool_calls)
+        text = ", ".join(f"{c['functionName']}({c['functionArguments']})" for c in calls)
+        return f"{head} (calls {text}) {m.content}".rstrip()
+    return f"{head} {m.content}"

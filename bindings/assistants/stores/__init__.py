@@ -1,0 +1,45 @@
+"""Assistant stores: one protocol, three interchangeable implementations."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from bindings.assistants.stores.base import AssistantStore, Collection, Conflict, StoreError, StoreUnavailable
+from bindings.assistants.stores.memory import MemoryStore
+from bindings.assistants.stores.sqlite import SqliteStore
+
+STORE_KINDS = ("sqlite", "memory", "tables")
+
+
+def sqlite_path(script_root: Path) -> Path:
+    """Where the default SQLite store keeps an app's assistants."""
+    return Path(script_root) / ".funchost" / "assistants.db"
+
+
+def open_store(kind: str, *, script_root: Path, settings: Callable[[str], str | None]) -> AssistantStore:
+    """The store named ``kind`` (sqlite, memory or tables) for the app at ``script_root``."""
+    normalized = kind.strip().lower()
+    if normalized == "sqlite":
+        return SqliteStore(sqlite_path(script_root))
+    if normalized == "memory":
+        return MemoryStore()
+    if normalized == "tables":
+        from bindings.assistants.stores.tables import TablesStore
+
+        return TablesStore(settings)
+    raise StoreError(f"unknown assistant store {kind!r}: use one of {', '.join(STORE_KINDS)}.")
+
+
+__all__ = [
+    "STORE_KINDS",
+    "AssistantStore",
+    "Collection",
+    "Conflict",
+    "MemoryStore",
+    "SqliteStore",
+    "StoreError",
+    "StoreUnavailable",
+    "open_store",
+    "sqlite_path",
+]

@@ -1,0 +1,5 @@
+"""``python -m funchost``."""
+
+from funchost.cli import main
+
+raise SystemExit(main())

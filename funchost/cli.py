@@ -1,0 +1,237 @@
+"""``funchost start | functions | keys | assistants ...``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import errno
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import Sequence
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from aiohttp import web
+
+from funchost import __version__
+from funchost.console import ALWAYS, Console, ConsoleHandler, level_from_name
+from funchost.host import DEFAULT_MAX_BODY, DEFAULT_PORT, Host, HostOptions
+from funchost.settings import ConfigError, load_settings
+from funchost.web.app import Cors, Server
+from funchost.web.keys import KeyRing
+
+log = logging.getLogger("funchost.cli")
+STATE_DIR = ".funchost"
+COMMANDS_GROUP = "funchost.commands"
+"""Entry points ``register(subparsers, add_common_arguments)`` that add subcommands; each sets ``run``."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="funchost", description="Run Azure Functions Python apps locally.")
+    parser.add_argument("--version", action="version", version=f"funchost {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--script-root", "--prefix", dest="script_root", default=".",
+                       help="the function app folder (default: the current folder)")
+
+    start = sub.add_parser("start", help="serve the function app, like `func start`")
+    common(start)
+    start.add_argument("--port", "-p", type=int, help="port (default: Host.LocalHttpPort, else 7071)")
+    start.add_argument("--host", "--address", dest="bind", default=None,
+                       help="address to bind (default: Host.LocalHttpAddress, else 127.0.0.1)")
+    start.add_argument("--cors", help="comma-separated allowed origins, * for any")
+    start.add_argument("--cors-credentials", action="store_true", default=None, help="allow credentials in CORS")
+    start.add_argument("--functions", nargs="+", help="only load these functions")
+    start.add_argument("--verbose", action="store_true", help="show host logs at Information level")
+    start.add_argument("--no-reload", dest="reload", action="store_false", help="do not reload on file changes")
+    start.add_argument("--enable-auth", "--enableAuth", dest="enable_auth", action="store_true",
+                       help="enforce function and admin keys (.funchost/keys.json)")
+    start.add_argument("--max-request-body-size", type=int, default=DEFAULT_MAX_BODY,
+                       help="largest request body in bytes (default 100 MiB, like Core Tools)")
+    start.add_argument("--store", choices=["sqlite", "memory", "tables"],
+                       help="assistant store (default: FUNCHOST_STORE, else sqlite)")
+    start.add_argument("--chat-record", metavar="FILE", help="record every model call to a cassette (JSON lines)")
+    start.add_argument("--chat-replay", metavar="FILE", help="answer model calls from a cassette, offline")
+    start.add_argument("--user-log-level", help="minimum level of user logs (Trace..None)")
+
+    functions = sub.add_parser("functions", help="list the app's functions and their bindings")
+    common(functions)
+
+    keys = sub.add_parser("keys", help="show the keys used with --enable-auth")
+    common(keys)
+
+    for ep in sorted(entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
+        try:
+            ep.load()(sub, common)
+        except Exception as exc:  # a broken plugin command never breaks `funchost start`
+            print(f"funchost: command plugin '{ep.name}' failed to load: {exc!r}", file=sys.stderr)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    root = Path(args.script_root)
+    if not root.is_dir():
+        print(f'"{args.script_root}" doesn\'t exist.', file=sys.stderr)
+        return 1
+    root = root.resolve()
+    if args.command == "start":
+        return start(args, root)
+    if args.command == "functions":
+        return list_functions(root)
+    if args.command == "keys":
+        ring = KeyRing.load_or_create(root / STATE_DIR)
+        print(f"Master key: {ring.master}\nFunction key (default): {ring.function}\nFile: {ring.path}")
+        return 0
+    return int(args.run(args, root))
+
+
+def start(args: argparse.Namespace, root: Path) -> int:
+    console = Console()
+    overrides: dict[str, str] = {}
+    if args.store:
+        overrides["FUNCHOST_STORE"] = args.store
+    if args.chat_record:
+        overrides["FUNCHOST_CHAT_RECORD"] = str(Path(args.chat_record).resolve())
+    if args.chat_replay:
+        overrides["FUNCHOST_CHAT_REPLAY"] = str(Path(args.chat_replay).resolve())
+    try:
+        config = load_settings(root, {**os.environ, **overrides})
+    except ConfigError as exc:
+        console.write(str(exc), "red")
+        return 1
+    port = args.port or config.local.local_http_port or DEFAULT_PORT
+    bind = args.bind or config.setting("Host:LocalHttpAddress") or "127.0.0.1"
+    cors_origins = [o for o in (args.cors.split(",") if args.cors else config.local.cors) if o]
+    credentials = args.cors_credentials if args.cors_credentials is not None else config.local.cors_credentials
+    try:
+        sock = _listen(bind, port)
+    except OSError as exc:
+        if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+            console.write(
+                f"Port {port} is unavailable. Close the process using that port, or specify another port "
+                "using --port [-p].", "red"
+            )
+            return 1
+        raise
+    user_level = level_from_name(args.user_log_level or os.environ.get("FUNCTIONS_USER_LOG_LEVEL")
+                                 or config.host.log_level_default)
+    handler = ConsoleHandler(console, verbose=args.verbose, user_level=user_level)
+    root_logger = logging.getLogger()
+    root_logger.handlers[:] = [handler]
+    root_logger.setLevel(logging.DEBUG if args.verbose else min(user_level, logging.INFO))
+    if args.verbose:
+        logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    options = HostOptions(
+        script_root=root,
+        port=port,
+        bind=bind,
+        cors=cors_origins,
+        cors_credentials=credentials,
+        functions=args.functions,
+        verbose=args.verbose,
+        overrides=overrides,
+        enable_auth=args.enable_auth,
+    )
+    cors = Cors(tuple(cors_origins), bool(credentials)) if cors_origins else None
+    if cors and cors.credentials and "*" in cors.origins:
+        console.write("CORS: '*' cannot be combined with --cors-credentials; credentials are not allowed.",
+                      "darkyellow")
+        cors = Cors(cors.origins, False)
+    try:
+        return asyncio.run(_serve(options, sock, console, cors, args))
+    except KeyboardInterrupt:
+        return 0
+
+
+async def _serve(
+    options: HostOptions, sock: socket.socket, console: Console, cors: Cors | None, args: argparse.Namespace
+) -> int:
+    console.write()
+    console.write(f"funchost {__version__}  (Azure Functions host, Python worker semantics)", "gray")
+    console.write("Function Runtime Version: 4.x (emulated, no .NET)", "gray")
+    console.write()
+    if options.bind not in ("127.0.0.1", "localhost", "::1"):
+        log.warning(
+            "Listening on %s: the app is reachable from other machines%s.", options.bind,
+            "" if options.enable_auth else " and keys are not enforced (add --enable-auth)",
+        )
+    try:
+        host = await Host.load(options)
+    except ConfigError as exc:
+        console.write(str(exc), "red")
+        return 1
+    keys = KeyRing.load_or_create(options.script_root / STATE_DIR) if options.enable_auth else None
+    host.keys = keys
+    server = Server(host, max_body=args.max_request_body_size, cors=cors, keys=keys)
+    log.info("Worker process started and initialized.", extra={ALWAYS: True})
+    for error in host.index.errors:
+        log.error("Worker failed to index functions\n%s", error)
+    await host.start()
+    runner = web.AppRunner(server.app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.SockSite(runner, sock, shutdown_timeout=5)
+    await site.start()
+    base = f"http://localhost:{host.port}"
+    console.functions_block(host.functions, base, host.route_prefix)
+    for line in host.describe():
+        log.info(line, extra={ALWAYS: True})
+    if keys is not None:
+        log.info("Auth is on. Master key: %s  Function key: %s  (%s)", keys.master, keys.function, keys.path,
+                 extra={ALWAYS: True})
+    if not options.verbose:
+        console.write("For detailed output, run funchost with --verbose flag.", "darkcyan")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    watcher = None
+    if args.reload:
+        from funchost.reload import Reloader
+
+        watcher = Reloader(server, options)
+        await watcher.start()
+    await stop.wait()
+    if watcher is not None:
+        await watcher.stop()
+    await runner.cleanup()
+    await server.current.close()
+    return 0
+
+
+def _listen(bind: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in bind else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((bind, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
+
+
+def list_functions(root: Path) -> int:
+    from funchost.indexing import index_app
+
+    try:
+        config = load_settings(root, dict(os.environ))
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    result = index_app(root, config.settings)
+    for error in result.errors:
+        print(error, file=sys.stderr)
+    for fn in result.functions:
+        print(f"{fn.name}: {fn.trigger.type if any(b.is_trigger for b in fn.bindings) else '(no trigger)'}")
+        for b in fn.bindings:
+            print(f"    {b.direction:<3} {b.type:<24} {b.name}")
+        for err in fn.errors:
+            print(f"    error: {err}")
+    return 1 if result.errors else 0

@@ -1,0 +1,279 @@
+"""A loaded function app: settings, indexed functions, plugins and the invoker, as one object.
+
+A :class:`Host` is one version of the app. Reload builds a new Host beside the running one and swaps it in
+(see :mod:`funchost.reload`); the web server always asks :class:`Server` for the current one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from funchost.console import ALWAYS
+from funchost.indexing import IndexResult, index_app
+from funchost.invocation import BoundFunction, InvocationError, Invoker, bind_function
+from funchost.registry import (
+    BindingOptions,
+    InvocationResult,
+    Plugin,
+    PluginFactory,
+    Registry,
+    Trigger,
+    TriggerData,
+    discover,
+    json_binding_data,
+)
+from funchost.settings import AppConfig, ConfigError, environment_updates, load_settings
+from funchost.spec import FunctionSpec
+from funchost.web.keys import KeyRing
+from funchost.web.routing import Router
+
+log = logging.getLogger("funchost.host")
+
+DEFAULT_PORT = 7071
+DEFAULT_MAX_BODY = 104_857_600
+
+
+@dataclass
+class HostOptions:
+    """What the CLI (or a test) asks for."""
+
+    script_root: Path
+    port: int | None = None
+    bind: str = "127.0.0.1"
+    cors: list[str] | None = None
+    cors_credentials: bool | None = None
+    functions: list[str] | None = None
+    verbose: bool = False
+    overrides: dict[str, str] = field(default_factory=dict)
+    """Settings that win over everything (CLI flags such as --store, test settings)."""
+    environ: Mapping[str, str] | None = None
+    """The environment to read; defaults to os.environ."""
+    apply_environment: bool = True
+    """Export the app settings into os.environ, as Core Tools does for the worker."""
+    plugins: Mapping[str, PluginFactory] | None = None
+    """Plugin factories to use instead of the entry points (tests)."""
+    enable_auth: bool = False
+    services: dict[str, Any] = field(default_factory=dict)
+    """Objects handed to plugins (``HostApi.provided``): a test's memory store or scripted chat model."""
+
+
+class Host:
+    """One loaded version of a function app."""
+
+    def __init__(self, options: HostOptions, config: AppConfig, index: IndexResult) -> None:
+        self.options = options
+        self.config = config
+        self.index = index
+        self.port = options.port or config.local.local_http_port or DEFAULT_PORT
+        self._routes: Router[Any] = Router(prefix=config.host.route_prefix)
+        self._log = log
+        self.registry: Registry = Registry()
+        self.bound: dict[str, BoundFunction] = {}
+        self.invoker = Invoker(
+            self, thread_count=_thread_count(config), timeout=config.host.function_timeout
+        )
+        self.state = "Initialized"
+        self.keys: KeyRing | None = None
+        self.background: set[asyncio.Task[Any]] = set()
+
+    # -- HostApi -------------------------------------------------------------------------------------------
+    @property
+    def script_root(self) -> Path:
+        return self.options.script_root
+
+    @property
+    def settings(self) -> Mapping[str, str]:
+        return self.config.settings
+
+    @property
+    def functions(self) -> Sequence[FunctionSpec]:
+        return [b.spec for b in self.bound.values()]
+
+    @property
+    def routes(self) -> Router[Any]:
+        return self._routes
+
+    @property
+    def route_prefix(self) -> str:
+        return self.config.host.route_prefix
+
+    @property
+    def log(self) -> logging.Logger:
+        return self._log
+
+    def setting(self, name: str) -> str | None:
+        return self.config.setting(name)
+
+    def binding_options(self, function: FunctionSpec, binding: str) -> BindingOptions:
+        bound = self.bound[function.name.lower()]
+        for b in (bound.trigger, *bound.inputs, *bound.outputs):
+            if b.spec.name == binding:
+                return b.static or b.options({})
+        raise KeyError(f"function '{function.name}' has no binding '{binding}'")
+
+    def provided(self, name: str) -> Any:
+        return self.options.services.get(name)
+
+    def authorize(self, request: Any, level: str) -> bool:
+        return self.keys is None or self.keys.allows(request, level)
+
+    async def invoke(self, function: FunctionSpec, trigger: TriggerData) -> InvocationResult:
+        return await self.invoker.invoke(self.bound[function.name.lower()], trigger)
+
+    # -- lifecycle -----------------------------------------------------------------------------------------
+    @classmethod
+    async def load(cls, options: HostOptions) -> Host:
+        """Read the configuration, index the app and bind its functions; raises ConfigError or AppError."""
+        environ = os.environ if options.environ is None else options.environ
+        config = load_settings(options.script_root, {**environ, **options.overrides})
+        port = options.port or config.local.local_http_port or DEFAULT_PORT
+        if options.apply_environment:
+            os.environ.update(environment_updates(config, port))
+        index = await asyncio.to_thread(index_app, options.script_root, config.settings)
+        host = cls(options, config, index)
+        host._bind()
+        return host
+
+    def _bind(self) -> None:
+        self.registry = discover(self, self.options.plugins)
+        allow = [n.lower() for n in (self.options.functions or self.config.host.functions or [])]
+        for spec in self.index.functions:
+            if allow and spec.name.lower() not in allow:
+                continue
+            self.bound[spec.name.lower()] = bind_function(spec, self.registry, self.setting)
+
+    async def start(self) -> None:
+        """Report problems, start plugins and triggers; the host is Running afterwards."""
+        for warning in [*self.config.warnings, *self.index.warnings]:
+            log.warning(warning)
+        for error in self.registry.errors:
+            log.error(error)
+        if self.options.functions or self.config.host.functions:
+            names = ", ".join(self.options.functions or self.config.host.functions or [])
+            log.info(
+                "A function allow list has been specified, excluding all but the following functions: [%s]",
+                names, extra={ALWAYS: True},
+            )
+        for plugin in self.registry.plugins:
+            await plugin.start()
+        by_trigger: dict[str, list[FunctionSpec]] = {}
+        for bound in self.bound.values():
+            spec = bound.spec
+            if spec.errors:
+                log.error("The '%s' function is in error: %s", spec.name, " ".join(spec.errors))
+                continue
+            if spec.disabled:
+                continue
+            if bound.trigger.plugin is None:
+                log.warning(
+                    "No installed binding plugin handles trigger type '%s' of function '%s'. It is listed and can "
+                    "be run through the admin API (POST /admin/functions/%s), but nothing will fire it.",
+                    spec.trigger.type, spec.name, spec.name,
+                )
+                continue
+            by_trigger.setdefault(spec.trigger.kind, []).append(spec)
+        for kind, specs in by_trigger.items():
+            trigger = self.registry.find(kind)
+            assert isinstance(trigger, Trigger)
+            await trigger.start(specs)
+        if not self.bound:
+            log.warning(
+                "No job functions found. Check that %s defines functions with a trigger (v2 model) or that "
+                "function folders hold a function.json (v1 model).", self.script_root,
+            )
+        self.state = "Running"
+
+    async def stop(self) -> None:
+        self.state = "Stopping"
+        if self.background:
+            await asyncio.gather(*self.background, return_exceptions=True)
+        for plugin in reversed(self.registry.plugins):
+            try:
+                await plugin.stop()
+            except Exception:
+                log.exception("Plugin '%s' failed to stop", plugin.name)
+        self.invoker.close()
+        self.state = "Stopped"
+
+    async def close(self) -> None:
+        """Stop, then release the plugins' shared resources (end of process or test)."""
+        if self.state != "Stopped":
+            await self.stop()
+        for plugin in reversed(self.registry.plugins):
+            try:
+                await plugin.close()
+            except Exception:
+                log.exception("Plugin '%s' failed to close", plugin.name)
+
+    async def drain(self, timeout: float = 30.0) -> None:
+        """Wait for in-flight invocations to finish (used before a reloaded host retires this one)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self.invoker.in_flight and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.02)
+
+    # -- helpers used by the web layer, the CLI and the pytest plugin -------------------------------------------
+    def find(self, name: str) -> BoundFunction | None:
+        return self.bound.get(name.lower())
+
+    def plugin(self, name: str) -> Plugin | None:
+        return next((p for p in self.registry.plugins if p.name == name), None)
+
+    def service(self, name: str) -> Any:
+        return self.registry.service(name)
+
+    def trigger_data(self, bound: BoundFunction, text: str) -> TriggerData:
+        """Admin-API input for a function, converted by its trigger plugin (or the generic rule)."""
+        trigger = bound.trigger.plugin
+        if isinstance(trigger, Trigger):
+            options = bound.trigger.static or bound.trigger.options({})
+            return trigger.admin_input(bound.spec, options, text)
+        return TriggerData(value=text, binding_data=json_binding_data(text))
+
+    async def invoke_by_name(self, name: str, text: str) -> InvocationResult:
+        bound = self.find(name)
+        if bound is None:
+            raise KeyError(name)
+        return await self.invoker.invoke(bound, self.trigger_data(bound, text))
+
+    def run_in_background(self, name: str, text: str) -> None:
+        async def run() -> None:
+            try:
+                await self.invoke_by_name(name, text)
+            except InvocationError:
+                pass  # already logged as "Executed ... (Failed ...)"
+
+        task = asyncio.get_running_loop().create_task(run())
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+    def describe(self) -> list[str]:
+        lines: list[str] = []
+        for plugin in self.registry.plugins:
+            lines.extend(plugin.describe())
+        return lines
+
+
+def _thread_count(config: AppConfig) -> int | None:
+    raw = config.setting("PYTHON_THREADPOOL_THREAD_COUNT")
+    if not raw:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        log.warning(
+            "PYTHON_THREADPOOL_THREAD_COUNT must be an integer >= 1, got '%s'; using the default (%d).",
+            raw, min(32, (os.cpu_count() or 1) + 4),
+        )
+        return None
+    return value
+
+
+__all__ = ["ConfigError", "Host", "HostOptions"]

@@ -1,0 +1,499 @@
+"""Discover an app's functions the way the Python worker and the host do (v2 decorators, v1 function.json)."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.machinery
+import importlib.util
+import inspect
+import json
+import os
+import re
+import sys
+import traceback
+import typing
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType, TracebackType
+from typing import Any, Literal
+
+import azure.functions as func
+
+from funchost.spec import BindingSpec, Direction, FunctionSpec
+
+__all__ = [
+    "DEFAULT_SCRIPT_FILE_NAME",
+    "SCRIPT_FILE_SETTING",
+    "FunctionLoadError",
+    "IndexResult",
+    "index_app",
+    "is_disabled",
+    "unload_app",
+    "validate_parameters",
+]
+
+SCRIPT_FILE_SETTING = "PYTHON_SCRIPT_FILE_NAME"
+DEFAULT_SCRIPT_FILE_NAME = "function_app.py"
+V1_PACKAGE = "__app__"
+
+_SCRIPT_FILE_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9_\-]*\.py$")
+_FUNCTION_NAME_RE = re.compile(r"^[a-z][a-z0-9_\-]{0,127}$", re.IGNORECASE)
+_DIRECTIONS: dict[str, Direction] = {"in": "in", "out": "out", "inout": "inout"}
+_NO_PRIMARY_SCRIPT = (
+    "Unable to determine the primary function script. Make sure at least one script file is present. "
+    "Try renaming your entry point script to 'run' or alternatively you can specify the name of the entry "
+    "point script explicitly by adding a 'scriptFile' property to your function metadata."
+)
+_MISSING_SCRIPT = (
+    "Invalid script file name configuration. The 'scriptFile' property is set to a file that does not exist."
+)
+_INDEX_FAILED = "Worker failed to index functions"
+
+# Module names imported from any app by earlier index_app calls, and sys.path entries this module added.
+_app_modules: set[str] = set()
+_inserted_roots: list[str] = []
+
+
+@dataclass
+class IndexResult:
+    """What indexing one app folder found."""
+
+    functions: list[FunctionSpec]
+    errors: list[str]
+    """App-level failures: when present there are no functions at all."""
+    warnings: list[str]
+    modules: list[str]
+    """Names of the modules imported from the app folder (for a reloader to purge)."""
+    model: Literal["v1", "v2"]
+    script_root: Path
+    script_file: Path | None = None
+    """The v2 script that was (or would have been) imported; None for a v1 app."""
+
+
+class FunctionLoadError(RuntimeError):
+    """A per-function indexing failure; its text is the message the host shows."""
+
+
+def index_app(script_root: Path, settings: Mapping[str, str]) -> IndexResult:
+    """Index the app at `script_root`, importing its modules afresh."""
+    root = Path(script_root).resolve()
+    raw_name = _setting(settings, SCRIPT_FILE_SETTING) or DEFAULT_SCRIPT_FILE_NAME
+    if not _SCRIPT_FILE_RE.match(raw_name):
+        error = (
+            f"{_INDEX_FAILED}: Invalid file name: {raw_name} (app setting {SCRIPT_FILE_SETTING}). "
+            f"Use a name such as '{DEFAULT_SCRIPT_FILE_NAME}': letters, digits, '_' or '-', ending in '.py'."
+        )
+        return IndexResult([], [error], [], [], "v2", root, root / raw_name)
+    _prepare_import_state(root)
+    script = root / raw_name
+    before = set(sys.modules)
+    result = _index_v2(root, script, settings) if script.is_file() else _index_v1(root, settings)
+    result.modules = _record_app_modules(root, before)
+    result.functions.sort(key=lambda f: f.name.lower())
+    return result
+
+
+def is_disabled(name: str, settings: Mapping[str, str]) -> bool:
+    """Whether `AzureWebJobs.<name>.Disabled` is true or 1."""
+    value = _setting(settings, f"AzureWebJobs.{name}.Disabled")
+    return value is not None and value.strip().lower() in ("true", "1")
+
+
+# ---------------------------------------------------------------- v2
+
+
+def _index_v2(root: Path, script: Path, settings: Mapping[str, str]) -> IndexResult:
+    result = IndexResult([], [], [], [], "v2", root, script)
+    v1_folders = sorted(p.parent.name for p in root.glob("*/function.json"))
+    if v1_folders:
+        result.warnings.append(
+            "Detected mixed function app. Some functions may not be indexed - the folder(s) "
+            f"{', '.join(v1_folders)} contain function.json but {script.name} exists, so only its decorated "
+            "functions are indexed. Move those functions into decorators or remove function.json."
+        )
+    try:
+        module = importlib.import_module(script.stem)
+    except (Exception, SystemExit) as exc:
+        result.errors.append(f"{_INDEX_FAILED}: importing {script} failed.\n{_format_exception(exc)}")
+        return result
+    apps = [value for value in _module_values(module) if isinstance(value, func.FunctionRegister)]
+    if len(apps) != 1:
+        message = (
+            f"Could not find top level function app instances in {script.name}."
+            if not apps
+            else "More than one FunctionApp or other top level function app instances are defined."
+        )
+        hint = (
+            "Create exactly one, e.g. `app = func.FunctionApp()`, at module level"
+            if not apps
+            else "Keep one and register the others' functions as blueprints (app.register_functions(bp))"
+        )
+        result.errors.append(f"{_INDEX_FAILED}: ValueError: {message} {hint} in {script}.")
+        return result
+    try:
+        functions = apps[0].get_functions()
+    except (Exception, SystemExit) as exc:
+        result.errors.append(
+            f"{_INDEX_FAILED}: building the functions of {script} failed.\n{_format_exception(exc)}"
+        )
+        return result
+    for function in functions:
+        result.functions.append(_spec_from_v2(function, script, settings))
+    return result
+
+
+def _spec_from_v2(function: Any, script: Path, settings: Mapping[str, str]) -> FunctionSpec:
+    name = str(function.get_function_name())
+    user_func: Callable[..., Any] = function.get_user_function()
+    spec = FunctionSpec(
+        name=name,
+        bindings=(),
+        func=user_func,
+        directory=_defining_directory(user_func, script.parent),
+        script_file=script,
+        is_async=inspect.iscoroutinefunction(user_func),
+        disabled=is_disabled(name, settings),
+    )
+    try:
+        spec.bindings = _parse_bindings(json.loads(raw) for raw in function.get_raw_bindings())
+        spec.wants_context = validate_parameters(name, user_func, spec.bindings)
+        _validate_metadata(name, spec.bindings)
+    except FunctionLoadError as exc:
+        spec.errors.append(str(exc))
+    return spec
+
+
+def _module_values(module: ModuleType) -> Iterable[Any]:
+    for attr in module.__dir__():
+        yield getattr(module, attr, None)
+
+
+def _defining_directory(user_func: Callable[..., Any], fallback: Path) -> Path:
+    try:
+        return Path(inspect.getfile(user_func)).resolve().parent
+    except (TypeError, OSError):
+        return fallback
+
+
+# ---------------------------------------------------------------- v1
+
+
+def _index_v1(root: Path, settings: Mapping[str, str]) -> IndexResult:
+    result = IndexResult([], [], [], [], "v1", root)
+    folders = sorted(p.parent for p in root.glob("*/function.json") if p.is_file())
+    if not folders:
+        result.warnings.append(
+            f"No functions found in {root}: there is no {DEFAULT_SCRIPT_FILE_NAME} and no subfolder with a "
+            "function.json. Add a function_app.py with decorated functions (or set PYTHON_SCRIPT_FILE_NAME)."
+        )
+        return result
+    _install_app_package(root)
+    for folder in folders:
+        result.functions.append(_spec_from_v1(root, folder, settings))
+    return result
+
+
+def _spec_from_v1(root: Path, folder: Path, settings: Mapping[str, str]) -> FunctionSpec:
+    name = folder.name
+    spec = FunctionSpec(
+        name=name,
+        bindings=(),
+        func=None,
+        directory=folder,
+        script_file=folder / "function.json",
+        disabled=is_disabled(name, settings),
+    )
+    try:
+        config = _read_function_json(folder / "function.json")
+        raw_bindings = config.get("bindings")
+        if not isinstance(raw_bindings, list) or not raw_bindings:
+            raise FunctionLoadError("At least one binding must be declared.")
+        spec.bindings = _parse_bindings(raw_bindings)
+        _validate_metadata(name, spec.bindings)
+        spec.script_file = _primary_script(folder, config.get("scriptFile"))
+        entry_point = config.get("entryPoint") or "main"
+        user_func = _load_v1_function(root, name, spec.script_file, str(entry_point))
+        spec.func = user_func
+        spec.is_async = inspect.iscoroutinefunction(user_func)
+        spec.wants_context = validate_parameters(name, user_func, spec.bindings)
+    except FunctionLoadError as exc:
+        spec.errors.append(str(exc))
+    return spec
+
+
+def _read_function_json(path: Path) -> dict[str, Any]:
+    try:
+        config = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, ValueError) as exc:
+        raise FunctionLoadError(
+            f"{path} is not a readable JSON file: {exc}. Fix the JSON and save it again."
+        ) from exc
+    if not isinstance(config, dict):
+        raise FunctionLoadError(f"{path} must contain a JSON object with a 'bindings' list.")
+    return config
+
+
+def _primary_script(folder: Path, script_file: object) -> Path:
+    if script_file:
+        path = (folder / str(script_file)).resolve()
+        if not path.is_file():
+            where = f"scriptFile '{script_file}' in {folder / 'function.json'}"
+            raise FunctionLoadError(f"{_MISSING_SCRIPT} ({where}: add the file or fix the path)")
+        return path
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.name.lower() != "function.json")
+    if len(files) == 1:
+        return files[0].resolve()
+    for candidate in files:
+        lowered = candidate.name.lower()
+        if candidate.stem.lower() == "run" or lowered in ("index.js", "__init__.py"):
+            return candidate.resolve()
+    raise FunctionLoadError(f"{_NO_PRIMARY_SCRIPT} (folder {folder})")
+
+
+def _install_app_package(root: Path) -> None:
+    spec = importlib.machinery.ModuleSpec(V1_PACKAGE, None, is_package=True)
+    spec.submodule_search_locations = [str(root)]
+    sys.modules[V1_PACKAGE] = importlib.util.module_from_spec(spec)
+
+
+def _load_v1_function(root: Path, name: str, script: Path, entry_point: str) -> Callable[..., Any]:
+    try:
+        relative = script.relative_to(root)
+    except ValueError:
+        raise FunctionLoadError(
+            f"script path {script} is not relative to the specified directory {root}"
+        ) from None
+    if script.suffix != ".py":
+        raise FunctionLoadError(
+            f"cannot load function {name}: invalid Python filename {script}. Point scriptFile at a .py file."
+        )
+    parts = [V1_PACKAGE, *relative.parts[:-1]]
+    if script.stem != "__init__":
+        parts.append(script.stem)
+    try:
+        module = importlib.import_module(".".join(parts))
+    except (Exception, SystemExit) as exc:
+        raise FunctionLoadError(
+            f"cannot load function {name}: importing {relative} failed.\n{_format_exception(exc)}"
+        ) from exc
+    user_func = getattr(module, entry_point, None)
+    if user_func is None or not callable(user_func):
+        raise FunctionLoadError(
+            f"cannot load function {name}: function {entry_point}() is not present in {relative}"
+        )
+    return typing.cast(Callable[..., Any], user_func)
+
+
+# ---------------------------------------------------------------- validation
+
+
+def _parse_bindings(raw_bindings: Iterable[Any]) -> tuple[BindingSpec, ...]:
+    bindings: list[BindingSpec] = []
+    for raw in raw_bindings:
+        if not isinstance(raw, dict):
+            raise FunctionLoadError(f"Each binding must be a JSON object, got {raw!r}.")
+        name, kind = raw.get("name"), raw.get("type")
+        if not isinstance(name, str) or not name:
+            raise FunctionLoadError(f"A binding has no 'name': {json.dumps(raw)}. Give every binding a name.")
+        if not isinstance(kind, str) or not kind:
+            raise FunctionLoadError(f"Binding '{name}' has no 'type'. Set its type, e.g. 'httpTrigger'.")
+        raw_direction = raw.get("direction", "in")
+        direction = _DIRECTIONS.get(str(raw_direction).lower())
+        if direction is None:
+            raise FunctionLoadError(
+                f"Binding '{name}' has direction '{raw_direction}'. Use 'in', 'out' or 'inout'."
+            )
+        bindings.append(BindingSpec(name=name, type=kind, direction=direction, raw=raw))
+    return tuple(bindings)
+
+
+def _validate_metadata(name: str, bindings: tuple[BindingSpec, ...]) -> None:
+    """The host's checks: function name, unique binding names, one trigger."""
+    if not _FUNCTION_NAME_RE.match(name) or name.lower() == "host":
+        raise FunctionLoadError(
+            f"'{name}' is not a valid function name. Use a letter followed by letters, digits, '_' or '-' "
+            "(at most 128 characters), and not 'host'."
+        )
+    seen: set[str] = set()
+    for binding in bindings:
+        if binding.name.lower() in seen:
+            raise FunctionLoadError(
+                f"Multiple bindings with name '{binding.name}' discovered. Binding names must be unique."
+            )
+        seen.add(binding.name.lower())
+    if not bindings:
+        raise FunctionLoadError("At least one binding must be declared.")
+    triggers = [b for b in bindings if b.is_trigger and b.direction == "in"]
+    if not triggers:
+        raise FunctionLoadError("No trigger binding specified. A function must have a trigger input binding.")
+    if len(triggers) > 1:
+        names = ", ".join(b.name for b in triggers)
+        raise FunctionLoadError(
+            f"Multiple trigger bindings specified ({names}). A function must have exactly one trigger."
+        )
+
+
+def validate_parameters(name: str, user_func: Callable[..., Any], bindings: Iterable[BindingSpec]) -> bool:
+    """The worker's parameter checks; returns whether `context` is injected. Raises on mismatch."""
+
+    def fail(message: str) -> FunctionLoadError:
+        return FunctionLoadError(f"cannot load the {name} function: {message}")
+
+    bound: dict[str, BindingSpec] = {}
+    for binding in bindings:
+        if binding.direction == "inout":
+            raise fail('"inout" bindings are not supported')
+        if binding.name == "$return":
+            if binding.direction != "out":
+                raise fail('"$return" binding must have direction set to "out"')
+        else:
+            bound[binding.name] = binding
+    try:
+        params = dict(inspect.signature(user_func).parameters)
+    except (TypeError, ValueError) as exc:
+        raise fail(f"its signature cannot be read: {exc}") from exc
+    try:
+        annotations = typing.get_type_hints(user_func)
+    except Exception as exc:
+        raise fail(f"its type annotations cannot be resolved: {type(exc).__name__}: {exc}") from exc
+    wants_context = "context" in params and "context" not in bound
+    if wants_context:
+        params.pop("context")
+        anno = annotations.get("context")
+        if "context" in annotations and (not isinstance(anno, type) or anno.__name__ != "Context"):
+            raise fail(
+                f'the "context" parameter is expected to be of type azure.functions.Context, got {anno!r}'
+            )
+    extra, missing = set(params) - set(bound), set(bound) - set(params)
+    if extra:
+        raise fail(f"the following parameters are declared in Python but not in function.json: {_set(extra)}")
+    if missing:
+        raise fail(
+            f"the following parameters are declared in function.json but not in Python: {_set(missing)}"
+        )
+    for param in params:
+        _check_out_annotation(fail, param, bound[param], annotations)
+    if "return" in annotations and "$return" in {b.name for b in bindings}:
+        origin = typing.get_origin(annotations["return"])
+        if isinstance(origin, type) and origin.__name__ == "Out":
+            raise fail("return annotation should not be azure.functions.Out")
+    return wants_context
+
+
+def _check_out_annotation(
+    fail: Callable[[str], FunctionLoadError], param: str, binding: BindingSpec, annotations: Mapping[str, Any]
+) -> None:
+    if param not in annotations:
+        return
+    anno = annotations[param]
+    origin = typing.get_origin(anno)
+    target = origin if origin is not None else anno
+    is_out = isinstance(target, type) and target.__name__ == "Out"
+    if is_out and len(typing.get_args(anno)) != 1:
+        raise fail(f"binding {param} has invalid Out annotation {anno!r}")
+    if binding.direction == "out" and not is_out:
+        raise fail(
+            f'binding {param} is declared to have the "out" direction, but its annotation in Python is not '
+            "a subclass of azure.functions.Out"
+        )
+    if binding.direction != "out" and is_out:
+        raise fail(
+            f'binding {param} is declared to have the "in" direction in function.json, but its annotation '
+            "is azure.functions.Out in Python"
+        )
+
+
+def _set(names: set[str]) -> str:
+    return "{" + ", ".join(repr(n) for n in sorted(names)) + "}"
+
+
+# ---------------------------------------------------------------- module state
+
+
+def _prepare_import_state(root: Path) -> None:
+    """Put `root` first on sys.path and forget every module imported from an app before."""
+    entry = str(root)
+    for old in _inserted_roots:
+        while old in sys.path:
+            sys.path.remove(old)
+    _inserted_roots[:] = [entry]
+    sys.path.insert(0, entry)
+    stale = {n for n in _app_modules if n in sys.modules}
+    stale.update(n for n, m in list(sys.modules.items()) if _is_app_module(n, m, root))
+    for module_name in stale:
+        sys.modules.pop(module_name, None)
+    _app_modules.clear()
+    importlib.invalidate_caches()
+
+
+def unload_app() -> None:
+    """Forget the last indexed app: drop its modules from sys.modules and its root from sys.path."""
+    for old in _inserted_roots:
+        while old in sys.path:
+            sys.path.remove(old)
+    _inserted_roots.clear()
+    for module_name in _app_modules:
+        sys.modules.pop(module_name, None)
+    sys.modules.pop(V1_PACKAGE, None)
+    _app_modules.clear()
+
+
+def _record_app_modules(root: Path, before: set[str]) -> list[str]:
+    imported = sorted(
+        n for n in set(sys.modules) - before if n in sys.modules and _is_app_module(n, sys.modules[n], root)
+    )
+    _app_modules.update(imported)
+    return imported
+
+
+def _is_app_module(name: str, module: ModuleType | None, root: Path) -> bool:
+    if name == V1_PACKAGE or name.startswith(V1_PACKAGE + "."):
+        return True
+    if module is None:
+        return False
+    locations: list[str] = []
+    file = getattr(module, "__file__", None)
+    if isinstance(file, str):
+        locations.append(file)
+    elif hasattr(module, "__path__"):
+        locations.extend(str(p) for p in getattr(module, "__path__", []))
+    return bool(locations) and all(_owned_by_root(Path(loc), root) for loc in locations)
+
+
+def _owned_by_root(path: Path, root: Path) -> bool:
+    """Whether `path` is under `root` and not under a deeper sys.path entry (e.g. a .venv in the app)."""
+    try:
+        resolved = Path(os.path.abspath(path)).resolve()
+        resolved.relative_to(root)
+    except (ValueError, OSError):
+        return False
+    for entry in sys.path:
+        if not entry:
+            continue
+        candidate = Path(os.path.abspath(entry)).resolve()
+        if candidate != root and candidate.is_relative_to(root) and resolved.is_relative_to(candidate):
+            return False
+    return True
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _setting(settings: Mapping[str, str], key: str) -> str | None:
+    if key in settings:
+        return settings[key]
+    lowered = key.lower()
+    return next((v for k, v in settings.items() if k.lower() == lowered), None)
+
+
+def _format_exception(exc: BaseException) -> str:
+    """A Python traceback without this module's and importlib's frames."""
+    tb: TracebackType | None = exc.__traceback__
+    while tb is not None and _is_internal(tb.tb_frame.f_code.co_filename):
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb)).rstrip("\n")
+
+
+def _is_internal(filename: str) -> bool:
+    return filename in (__file__, importlib.__file__) or filename.startswith("<frozen importlib")

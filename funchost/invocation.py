@@ -1,0 +1,401 @@
+"""ONE invocation, end to end: trigger data -> inputs -> call -> outputs committed on success.
+
+Every way of running a function (HTTP request, admin API, assistant skill call, ``host.invoke`` in tests) goes
+through :meth:`Invoker.invoke`. Nobody else calls user functions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import json
+import logging
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import azure.functions as func
+
+from funchost.context import Context, thread_local
+from funchost.expressions import ExpressionError, Template, has_expressions, resolve_settings, system_data
+from funchost.registry import (
+    Binding,
+    BindingError,
+    BindingOptions,
+    BindingUnavailable,
+    HostApi,
+    InputBinding,
+    InvocationResult,
+    OutputBinding,
+    Registry,
+    Trigger,
+    TriggerData,
+    parse_options,
+)
+from funchost.spec import BindingSpec, FunctionSpec
+
+current_invocation: contextvars.ContextVar[str | None] = contextvars.ContextVar("funchost_invocation", default=None)
+"""The invocation id of the code running now (visible to logging in user code and its threads)."""
+
+SettingLookup = Callable[[str], str | None]
+
+IMPLICIT_OUTPUT_EXCLUDED = frozenset({"httptrigger", "http", "durableclient"})
+
+
+class InvocationError(Exception):
+    """An invocation failed; its ``Executed ... (Failed ...)`` line has been logged."""
+
+    def __init__(self, function: str, invocation_id: str, message: str, cause: BaseException | None, status: int):
+        super().__init__(message)
+        self.function = function
+        self.invocation_id = invocation_id
+        self.cause = cause
+        self.status = status
+
+
+class FunctionTimeout(Exception):
+    """The function ran longer than host.json ``functionTimeout``."""
+
+
+@dataclass
+class BoundBinding:
+    """A binding of one function joined to its plugin, with its expressions compiled once."""
+
+    spec: BindingSpec
+    plugin: Binding | None
+    base: dict[str, Any] = field(default_factory=dict)
+    templates: dict[str, Template] = field(default_factory=dict)
+    setting_errors: dict[str, str] = field(default_factory=dict)
+    static: BindingOptions | None = None
+
+    def options(self, data: Mapping[str, Any]) -> BindingOptions:
+        """The binding's options with expressions resolved against this invocation's binding data."""
+        if self.static is not None:
+            return self.static
+        if self.setting_errors:
+            raise BindingError(next(iter(self.setting_errors.values())))
+        assert self.plugin is not None
+        resolved = {}
+        for prop, template in self.templates.items():
+            try:
+                resolved[prop] = template.render(data)
+            except ExpressionError as exc:
+                raise BindingError(f"cannot resolve property '{prop}' ({template.text!r}): {exc}") from None
+        return parse_options(self.plugin, self.base, resolved)
+
+
+@dataclass
+class BoundFunction:
+    spec: FunctionSpec
+    trigger: BoundBinding
+    inputs: list[BoundBinding]
+    outputs: list[BoundBinding]
+    implicit_return: bool
+
+
+def bind_function(spec: FunctionSpec, registry: Registry, lookup: SettingLookup) -> BoundFunction:
+    """Join a function's bindings to plugins and validate their options; problems go into ``spec.errors``."""
+    trigger_b: BoundBinding | None = None
+    inputs: list[BoundBinding] = []
+    outputs: list[BoundBinding] = []
+    for b in spec.bindings:
+        plugin = registry.find(b.type)
+        if plugin is None and not b.is_trigger:
+            spec.errors.append(
+                f"The binding type '{b.type}' of binding '{b.name}' is not registered: no installed plugin "
+                f"handles it. Installed binding types: {', '.join(registry.installed_types())}. Install a "
+                "funchost plugin for it, or check the spelling."
+            )
+            continue
+        expected = Trigger if b.is_trigger else InputBinding if b.direction == "in" else OutputBinding
+        if plugin is not None and not isinstance(plugin, expected):
+            role = "a trigger" if b.is_trigger else f"an {b.direction}put binding"
+            spec.errors.append(f"Binding '{b.name}': type '{b.type}' cannot be used as {role}.")
+            continue
+        bound = BoundBinding(spec=b, plugin=plugin)
+        if plugin is not None:
+            try:
+                _compile(bound, plugin, lookup, trigger=b.is_trigger)
+                plugin.check(spec, b, bound.static or parse_options(plugin, bound.base))
+            except BindingError as exc:
+                spec.errors.append(f"Binding '{b.name}' ({b.type}): {exc}")
+                continue
+        if b.is_trigger:
+            trigger_b = bound
+        elif b.direction == "in":
+            inputs.append(bound)
+        else:
+            outputs.append(bound)
+    if trigger_b is None:
+        trigger_b = BoundBinding(spec=spec.trigger if any(b.is_trigger for b in spec.bindings) else spec.bindings[0],
+                                 plugin=None)
+    has_return = any(b.name == "$return" for b in spec.bindings)
+    implicit = not has_return and (
+        (isinstance(trigger_b.plugin, Trigger) and trigger_b.plugin.returns_to_caller)
+        or any(b.kind not in IMPLICIT_OUTPUT_EXCLUDED for b in spec.bindings)
+    )
+    return BoundFunction(spec, trigger_b, inputs, outputs, implicit)
+
+
+def _compile(bound: BoundBinding, plugin: Binding, lookup: SettingLookup, *, trigger: bool) -> None:
+    names = plugin.options.property_names()
+    auto = {p.lower() for p in plugin.options.auto_resolve}
+    base: dict[str, Any] = {}
+    for key, value in bound.spec.raw.items():
+        lowered = key.lower()
+        base[names.get(lowered, key)] = value
+        if lowered not in auto or not isinstance(value, str):
+            continue
+        prop = names[lowered]
+        try:
+            value = resolve_settings(value, lookup)
+        except ExpressionError as exc:
+            if trigger:
+                raise BindingError(f"property '{prop}': {exc}") from None
+            bound.setting_errors[prop] = f"property '{prop}': {exc}"
+            continue
+        if not trigger and has_expressions(value):
+            bound.templates[prop] = Template.compile(value)
+        else:
+            base[prop] = value
+    bound.base = {k: v for k, v in base.items() if k.lower() not in ("name", "type", "direction", "datatype")}
+    # Unknown keys and missing required properties fail here, at index time, whatever the values.
+    options = parse_options(plugin, bound.spec.raw, {k: base[k] for k in base if k in names.values()})
+    if not bound.templates and not bound.setting_errors:
+        bound.static = options
+
+
+class Invoker:
+    """Runs functions: the thread pool for sync code, the timeout, logging, output commit."""
+
+    def __init__(
+        self,
+        host: HostApi,
+        *,
+        thread_count: int | None = None,
+        timeout: timedelta | None = None,
+    ) -> None:
+        self.host = host
+        self.pool = ThreadPoolExecutor(max_workers=thread_count, thread_name_prefix="funchost-fn")
+        self.timeout = timeout
+        self.in_flight = 0
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+    async def invoke(self, bound: BoundFunction, trigger: TriggerData) -> InvocationResult:
+        fn = bound.spec
+        invocation_id = str(uuid.uuid4())
+        log = logging.getLogger(f"Function.{fn.name}")
+        log.info("Executing 'Functions.%s' (Reason='%s', Id=%s)", fn.name, trigger.reason, invocation_id)
+        started = time.perf_counter()
+        token = current_invocation.set(invocation_id)
+        self.in_flight += 1
+        try:
+            result = await self._run(bound, trigger, invocation_id)
+        except BaseException as exc:
+            duration = int((time.perf_counter() - started) * 1000)
+            message, status = self._failure(fn, exc)
+            log.error(
+                "Executed 'Functions.%s' (Failed, Id=%s, Duration=%dms)\n%s",
+                fn.name, invocation_id, duration, message,
+            )
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            raise InvocationError(fn.name, invocation_id, message, exc, status) from exc
+        finally:
+            self.in_flight -= 1
+            current_invocation.reset(token)
+        duration = int((time.perf_counter() - started) * 1000)
+        log.info("Executed 'Functions.%s' (Succeeded, Id=%s, Duration=%dms)", fn.name, invocation_id, duration)
+        return result
+
+    async def _run(self, bound: BoundFunction, trigger: TriggerData, invocation_id: str) -> InvocationResult:
+        fn = bound.spec
+        if fn.func is None or fn.errors:
+            raise BindingError(f"The '{fn.name}' function is in error: " + " ".join(fn.errors))
+        data = _BindingData(trigger.binding_data, fn.name)
+        call = _Call(fn, invocation_id, data, self.host)
+        args: dict[str, Any] = {bound.trigger.spec.name: trigger.value}
+        for b in bound.inputs:
+            assert isinstance(b.plugin, InputBinding)
+            try:
+                args[b.spec.name] = await b.plugin.read(b.options(data), call)
+            except BindingError as exc:
+                raise _binding_failure(b, exc, "input") from exc
+        outs: dict[str, func.Out[Any]] = {}
+        for b in bound.outputs:
+            if b.spec.name != "$return":
+                outs[b.spec.name] = args[b.spec.name] = _Out()
+        if fn.wants_context:
+            args["context"] = Context(invocation_id, fn.name, str(fn.directory), trigger_traceparent(trigger))
+        returned = await self._call(fn, args, invocation_id)
+        values: dict[str, Any] = {name: out.get() for name, out in outs.items()}
+        if any(b.spec.name == "$return" for b in bound.outputs):
+            values["$return"] = returned
+        elif returned is not None and not bound.implicit_return:
+            raise RuntimeError(f"function '{fn.name}' without a $return binding returned a non-None value")
+        await self._commit(bound, values, call)
+        return InvocationResult(invocation_id, returned, values)
+
+    async def _call(self, fn: FunctionSpec, args: dict[str, Any], invocation_id: str) -> Any:
+        assert fn.func is not None
+        if fn.is_async:
+            work: Any = fn.func(**args)
+        else:
+            loop = asyncio.get_running_loop()
+            ctx = contextvars.copy_context()
+            work = loop.run_in_executor(self.pool, functools.partial(ctx.run, _call_sync, fn.func, args, invocation_id))
+        if self.timeout is None:
+            return await work
+        try:
+            return await asyncio.wait_for(work, self.timeout.total_seconds())
+        except TimeoutError:
+            limit = _format_timespan(self.timeout)
+            logging.getLogger(f"Function.{fn.name}").error(
+                "Timeout value of %s exceeded by function 'Functions.%s' (Id: '%s'). Initiating cancellation.",
+                limit, fn.name, invocation_id,
+            )
+            raise FunctionTimeout(f"Timeout value of {limit} was exceeded by function: Functions.{fn.name}") from None
+
+    async def _commit(self, bound: BoundFunction, values: Mapping[str, Any], call: _Call) -> None:
+        """Validate every output's items first, then write them all concurrently: a refusal writes nothing."""
+        plan: list[tuple[BoundBinding, OutputBinding, BindingOptions, list[Any]]] = []
+        for b in bound.outputs:
+            value = values.get(b.spec.name)
+            if b.plugin is None:
+                continue
+            assert isinstance(b.plugin, OutputBinding)
+            if value is None:
+                if b.spec.name == "$return" and b.plugin.none_is_error:
+                    raise TypeError(
+                        f'unable to encode outgoing TypedData: unsupported type "{b.spec.type}" for Python type '
+                        '"NoneType"'
+                    )
+                continue
+            try:
+                options = b.options(call.binding_data)
+                items = _fan_out(value) if b.plugin.fan_out else [value]
+                parsed = [b.plugin.parse(item, options, call) for item in items]
+            except BindingError as exc:
+                raise _binding_failure(b, exc, "output") from exc
+            plan.append((b, b.plugin, options, parsed))
+        results = await asyncio.gather(
+            *(plugin.write(items, options, call) for _, plugin, options, items in plan), return_exceptions=True
+        )
+        for (b, _, _, _), res in zip(plan, results, strict=True):
+            if isinstance(res, BindingError):
+                raise _binding_failure(b, res, "output") from res
+            if isinstance(res, BaseException):
+                raise res
+
+    @staticmethod
+    def _failure(fn: FunctionSpec, exc: BaseException) -> tuple[str, int]:
+        head = f"Exception while executing function: Functions.{fn.name}."
+        if isinstance(exc, BindingError):
+            return f"{head} {exc}", exc.status
+        if isinstance(exc, FunctionTimeout):
+            return f"{head} {exc}", 500
+        stack = "".join(traceback.extract_tb(exc.__traceback__).format())
+        body = f"Result: Failure\nException: {type(exc).__name__}: {exc}\nStack: {stack}".rstrip()
+        return f"{head} {body}", 500
+
+
+def _binding_failure(b: BoundBinding, exc: BindingError, role: str) -> BindingError:
+    failure = type(exc)(f"Error in {role} binding '{b.spec.name}' ({b.spec.type}): {exc}")
+    failure.status = exc.status
+    return failure
+
+
+def _call_sync(target: Callable[..., Any], args: dict[str, Any], invocation_id: str) -> Any:
+    thread_local.invocation_id = invocation_id
+    return target(**args)
+
+
+def _fan_out(value: Any) -> list[Any]:
+    """The host's collector rule: a JSON array becomes one item per element, a JSON object one item."""
+    if isinstance(value, list):
+        return list(value)
+    if isinstance(value, dict):
+        return [value]
+    if isinstance(value, bytes | bytearray):
+        value = bytes(value).decode("utf-8", errors="replace")
+    if isinstance(value, str):
+        text = value.strip()
+        if (text.startswith("[") and text.endswith("]")) or (text.startswith("{") and text.endswith("}")):
+            try:
+                parsed = json.loads(text)
+            except ValueError as exc:
+                raise BindingError(
+                    f"the value looks like JSON but does not parse: {exc}. Set a valid JSON string."
+                ) from None
+            return list(parsed) if isinstance(parsed, list) else [parsed]
+    return [value]
+
+
+def _format_timespan(span: timedelta) -> str:
+    total = int(span.total_seconds())
+    return f"{total // 3600:02d}:{total % 3600 // 60:02d}:{total % 60:02d}"
+
+
+def trigger_traceparent(trigger: TriggerData) -> str:
+    headers = trigger.binding_data.get("Headers") if isinstance(trigger.binding_data, Mapping) else None
+    if isinstance(headers, Mapping):
+        value = headers.get("traceparent")
+        if isinstance(value, str):
+            return value
+    return ""
+
+
+class _Out(func.Out):  # type: ignore[misc]
+    """The worker's Out: set() keeps the last value; None means nothing is written."""
+
+    def __init__(self) -> None:
+        self._value: Any = None
+
+    def set(self, val: Any) -> None:
+        self._value = val
+
+    def get(self) -> Any:
+        return self._value
+
+
+class _BindingData(Mapping[str, Any]):
+    """Trigger binding data plus the built-ins (sys, rand-guid, DateTime), created only when asked for."""
+
+    def __init__(self, data: Mapping[str, Any], method_name: str) -> None:
+        self._data = data
+        self._method = method_name
+        self._system: Mapping[str, Any] | None = None
+
+    def _sys(self) -> Mapping[str, Any]:
+        if self._system is None:
+            self._system = system_data(self._method)
+        return self._system
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self._data:
+            return self._data[key]
+        return self._sys()[key]
+
+    def __iter__(self) -> Any:
+        yield from self._data
+        yield from (k for k in self._sys() if k not in self._data)
+
+    def __len__(self) -> int:
+        return len(set(self._data) | set(self._sys()))
+
+
+@dataclass(frozen=True)
+class _Call:
+    function: FunctionSpec
+    invocation_id: str
+    binding_data: Mapping[str, Any]
+    host: HostApi
+

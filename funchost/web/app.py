@@ -1,0 +1,205 @@
+"""The aiohttp application: CORS, the homepage, the admin API, then function routes (the host's order)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from funchost import __version__
+
+if TYPE_CHECKING:
+    from funchost.host import Host
+    from funchost.web.keys import KeyRing
+
+log = logging.getLogger("funchost.web")
+
+HOMEPAGE = """<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>Your Functions 4.0 app is up and running</title></head>
+<body style="font-family: sans-serif; margin: 3em;">
+<h1>Your Functions 4.0 app is up and running</h1>
+<p>Served locally by funchost {version}. Functions live under <code>/{prefix}</code>.</p>
+</body></html>
+"""
+
+RouteHandler = Callable[[web.Request, dict[str, str | None]], Awaitable[web.StreamResponse]]
+SERVER_KEY: web.AppKey[Server] = web.AppKey("funchost_server", object)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Cors:
+    origins: tuple[str, ...]
+    credentials: bool
+
+    def allowed(self, origin: str) -> bool:
+        return "*" in self.origins or origin in self.origins
+
+
+class Server:
+    """Holds the current Host; a reload swaps it while requests keep flowing."""
+
+    def __init__(self, host: Host, *, max_body: int, cors: Cors | None = None, keys: KeyRing | None = None):
+        self.current = host
+        self.started = time.monotonic()
+        self.cors = cors
+        self.keys = keys
+        self.app = web.Application(client_max_size=max_body, middlewares=[self._middleware])
+        self.app[SERVER_KEY] = self
+        self.app.router.add_route("*", "/{tail:.*}", self._dispatch)
+
+    def swap(self, host: Host) -> Host:
+        old, self.current = self.current, host
+        return old
+
+    # -- pipeline --------------------------------------------------------------------------------------------
+    @web.middleware
+    async def _middleware(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        origin = request.headers.get("Origin")
+        cors = self.cors if origin and self.cors and self.cors.allowed(origin) else None
+        if (
+            cors is not None
+            and request.method == "OPTIONS"
+            and "Access-Control-Request-Method" in request.headers
+        ):
+            response: web.StreamResponse = web.Response(status=204)
+            response.headers["Access-Control-Allow-Methods"] = request.headers["Access-Control-Request-Method"]
+            requested = request.headers.get("Access-Control-Request-Headers")
+            if requested:
+                response.headers["Access-Control-Allow-Headers"] = requested
+        else:
+            try:
+                response = await handler(request)
+            except web.HTTPRequestEntityTooLarge as exc:
+                log.warning(
+                    "Request to %s refused: body larger than the limit of %d bytes (413). Raise it with "
+                    "--max-request-body-size.", request.path, self.app._client_max_size,
+                )
+                response = web.Response(status=413)
+                del exc
+        if cors is not None and origin:
+            response.headers["Access-Control-Allow-Origin"] = "*" if "*" in cors.origins and not cors.credentials \
+                else origin
+            if cors.credentials:
+                response.headers["Access-Control-Allow-Credentials"] = "true"
+            if "*" not in cors.origins or cors.credentials:
+                response.headers.add("Vary", "Origin")
+        for name, value in self.current.config.host.custom_headers.items():
+            if name not in response.headers:
+                response.headers[name] = value
+        return response
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        host = self.current
+        path = request.path
+        lowered = path.lower()
+        if host.state != "Running":
+            return web.Response(status=503, text="Function host is not running.")
+        if lowered.startswith("/admin/"):
+            if self.keys is not None and not self.keys.is_admin(request):
+                return web.Response(status=401)
+            return await self._admin(request, host, lowered)
+        match = host.routes.match(request.method, request.rel_url.raw_path)
+        if match is not None:
+            handler, values = match
+            return await handler(request, values)  # type: ignore[no-any-return]
+        if path == "/" and request.method in ("GET", "HEAD"):
+            if (host.setting("AzureWebJobsDisableHomepage") or "").lower() == "true":
+                return web.Response(status=204)
+            page = HOMEPAGE.format(version=__version__, prefix=host.route_prefix)
+            return web.Response(text=page, content_type="text/html")
+        return web.Response(status=404)
+
+    # -- admin API ---------------------------------------------------------------------------------------------
+    async def _admin(self, request: web.Request, host: Host, path: str) -> web.StreamResponse:
+        parts = path.strip("/").split("/")
+        method = request.method
+        if parts[1:] == ["host", "status"] and method == "GET":
+            return _json(self._status(host))
+        if parts[1:] == ["host", "ping"] and method in ("GET", "POST"):
+            return web.Response(status=200)
+        if len(parts) >= 2 and parts[1] == "functions":
+            if len(parts) == 2 and method == "GET":
+                return _json([self._metadata(host, b.spec.name) for b in host.bound.values()])
+            original = request.path.strip("/").split("/")[2] if len(parts) >= 3 else ""
+            bound = host.find(original)
+            if len(parts) == 3 and method == "POST":
+                return await self._admin_invoke(request, host, original)
+            if bound is None:
+                return web.Response(status=404)
+            if len(parts) == 3 and method == "GET":
+                return _json(self._metadata(host, bound.spec.name))
+            if len(parts) == 4 and parts[3] == "status" and method == "GET":
+                return _json({"errors": bound.spec.errors} if bound.spec.errors else {})
+        return web.Response(status=404)
+
+    async def _admin_invoke(self, request: web.Request, host: Host, name: str) -> web.StreamResponse:
+        if host.find(name) is None:
+            return web.Response(status=404)
+        raw = await request.read()
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return _problem(
+                400, f"POST /admin/functions/{name} needs a JSON body like {{\"input\": \"...\"}}; "
+                f"got {'an empty body' if not raw else 'something else'}."
+            )
+        value = next((v for k, v in body.items() if k.lower() == "input"), "")
+        text = value if isinstance(value, str) else json.dumps(value)
+        host.run_in_background(name, text)
+        return web.Response(status=202)
+
+    def _status(self, host: Host) -> dict[str, Any]:
+        status: dict[str, Any] = {
+            "id": f"funchost-{host.port}",
+            "state": host.state,
+            "version": __version__,
+            "versionDetails": f"funchost {__version__}",
+            "processUptime": int((time.monotonic() - self.started) * 1000),
+        }
+        errors = [*host.index.errors, *host.registry.errors]
+        if errors:
+            status["errors"] = errors
+        return status
+
+    def _metadata(self, host: Host, name: str) -> dict[str, Any]:
+        bound = host.find(name)
+        assert bound is not None
+        spec = bound.spec
+        base = f"http://localhost:{host.port}"
+        data: dict[str, Any] = {
+            "name": spec.name,
+            "script_root_path_href": f"{base}/admin/vfs/{spec.name}/",
+            "script_href": f"{base}/admin/vfs/{spec.script_file.name}",
+            "config_href": f"{base}/admin/vfs/{spec.name}/function.json",
+            "test_data_href": None,
+            "href": f"{base}/admin/functions/{spec.name}",
+            "language": "python",
+            "config": {"bindings": [dict(b.raw) for b in spec.bindings]},
+            "files": None,
+            "test_data": None,
+            "isDisabled": spec.disabled,
+            "isDirect": False,
+            "isProxy": False,
+        }
+        if spec.is_http:
+            route = spec.trigger.get("route") or spec.name
+            prefix = f"{host.route_prefix}/" if host.route_prefix else ""
+            data["invoke_url_template"] = f"{base}/{prefix}{route}"
+        return data
+
+
+def _json(value: Any, status: int = 200) -> web.Response:
+    return web.Response(status=status, text=json.dumps(value), content_type="application/json")
+
+
+def _problem(status: int, message: str) -> web.Response:
+    return web.Response(status=status, text=message, content_type="text/plain")

@@ -1,0 +1,2 @@
+def main(req, extra):
+    return None

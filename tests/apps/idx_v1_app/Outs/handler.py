@@ -1,0 +1,2 @@
+async def main(item: str, msg: str) -> None:
+    return None

@@ -1,0 +1,155 @@
+"""A real Azurite table service on a free loopback port, for tests (``azurite`` session fixture)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+WELL_KNOWN_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+"""The public development-storage key of ``devstoreaccount1`` (not a secret)."""
+EXTRA_ACCOUNT = "funchostother"
+"""A second account on the same Azurite, for isolation tests."""
+EXTRA_KEY = "ZnVuY2hvc3Qtb3RoZXItYWNjb3VudC10ZXN0LWtleS0wMTIzNDU2Nzg5QUJDREVGRw=="
+_CANDIDATES = (
+    os.environ.get("AZURITE_TABLE", ""),
+    "azurite-table",
+    str(Path(__file__).resolve().parents[1] / "node_modules" / ".bin" / "azurite-table"),
+    "/tmp/azurite/node_modules/.bin/azurite-table",
+)
+
+
+def find_azurite() -> str | None:
+    """Path of the ``azurite-table`` executable ($AZURITE_TABLE, PATH, ./node_modules, /tmp/azurite)."""
+    for candidate in _CANDIDATES:
+        if not candidate:
+            continue
+        found = shutil.which(candidate)
+        if found:
+            return found
+    return None
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Azurite:
+    """A running Azurite table service."""
+
+    port: int
+    process: subprocess.Popen[bytes]
+    workdir: Path
+    log: Path = field(repr=False)
+
+    def account_endpoint(self, account: str = "devstoreaccount1") -> str:
+        return f"http://127.0.0.1:{self.port}/{account}"
+
+    @property
+    def endpoint(self) -> str:
+        return self.account_endpoint()
+
+    def connection_string(self, account: str = "devstoreaccount1") -> str:
+        key = WELL_KNOWN_KEY if account == "devstoreaccount1" else EXTRA_KEY
+        return (
+            f"DefaultEndpointsProtocol=http;AccountName={account};AccountKey={key};"
+            f"TableEndpoint={self.account_endpoint(account)};"
+        )
+
+    def stop(self) -> None:
+        """Stop the process and remove its workspace."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+def start_azurite(executable: str | None = None, *, timeout: float = 30.0) -> Azurite:
+    """Start Azurite tables (in-memory, loose) on a free 127.0.0.1 port; raises RuntimeError on failure."""
+    executable = executable or find_azurite()
+    if executable is None:
+        raise RuntimeError("azurite-table not found: npm install azurite, or set AZURITE_TABLE to its path")
+    env = dict(os.environ)
+    env["AZURITE_ACCOUNTS"] = f"devstoreaccount1:{WELL_KNOWN_KEY};{EXTRA_ACCOUNT}:{EXTRA_KEY}"
+    last = ""
+    for _ in range(3):  # the free port can be taken between probe and bind
+        port = free_port()
+        workdir = Path(tempfile.mkdtemp(prefix="funchost-azurite-"))
+        log = workdir / "azurite.log"
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [
+                    executable,
+                    "--tableHost",
+                    "127.0.0.1",
+                    "--tablePort",
+                    str(port),
+                    "--location",
+                    str(workdir),
+                    "--inMemoryPersistence",
+                    "--disableTelemetry",
+                    "--skipApiVersionCheck",
+                    "--loose",
+                    "--silent",
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=workdir,
+            )
+        azurite = Azurite(port, process, workdir, log)
+        if _wait_listening(port, process, timeout):
+            return azurite
+        last = log.read_text(errors="replace")[-2000:]
+        azurite.stop()
+    raise RuntimeError(f"Azurite did not start listening on 127.0.0.1; its output:\n{last}")
+
+
+def azurite_or_skip() -> Azurite:
+    """Start Azurite; when it is not installed, skip (locally) or fail (when $CI is set)."""
+    executable = find_azurite()
+    if executable is None:
+        message = "azurite-table is not installed (npm install azurite, or set AZURITE_TABLE)"
+        if os.environ.get("CI"):
+            pytest.fail(message + "; CI must run the Azure Tables tests", pytrace=False)
+        pytest.skip(message)
+    return start_azurite(executable)
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[Azurite]:
+    """A real Azurite table service for the whole test session."""
+    server = azurite_or_skip()
+    try:
+        yield server
+    finally:
+        server.stop()

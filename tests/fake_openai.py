@@ -1,0 +1,181 @@
+"""An OpenAI-compatible chat-completions server on loopback, for tests: OpenAI and Azure OpenAI URL styles."""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+__all__ = ["FakeOpenAIServer", "SeenRequest"]
+
+
+@dataclass(frozen=True)
+class SeenRequest:
+    """One request the server received."""
+
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    """Header names lower-cased."""
+    json: Any
+
+
+@dataclass(frozen=True)
+class _Reply:
+    status: int = 200
+    content: str | None = None
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    usage: dict[str, int] | None = None
+    error: dict[str, Any] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class FakeOpenAIServer:
+    """Answers OpenAI-style and Azure-style chat-completions posts from a queue of scripted replies."""
+
+    def __init__(self, *, api_key: str | None = None) -> None:
+        self.api_key = api_key
+        """When set, requests must carry it: Bearer (OpenAI style), ``api-key`` or Bearer (Azure style)."""
+        self.requests: list[SeenRequest] = []
+        self._queue: deque[_Reply] = deque()
+        self._runner: web.AppRunner | None = None
+        self._port = 0
+        self._served = 0
+
+    @property
+    def url(self) -> str:
+        """Base URL of the server, e.g. ``http://127.0.0.1:PORT`` (the Azure endpoint)."""
+        return f"http://127.0.0.1:{self._port}"
+
+    @property
+    def openai_base_url(self) -> str:
+        """The OPENAI_BASE_URL to point the SDK at this server."""
+        return f"{self.url}/v1"
+
+    def reply(
+        self,
+        content: str | None = "",
+        *,
+        tool_calls: list[tuple[str, str, str]] | None = None,
+        prompt_tokens: int = 10,
+        completion_tokens: int = 5,
+        usage: bool = True,
+    ) -> FakeOpenAIServer:
+        """Queue a 200 reply; ``tool_calls`` are ``(id, name, arguments_json)``."""
+        calls = [
+            {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+            for call_id, name, arguments in tool_calls or []
+        ]
+        counts = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        }
+        self._queue.append(_Reply(content=content, tool_calls=calls, usage=counts if usage else None))
+        return self
+
+    def error(
+        self,
+        status: int,
+        message: str = "fake failure",
+        *,
+        code: str | None = None,
+        retry: bool | None = None,
+    ) -> FakeOpenAIServer:
+        """Queue an error reply in the OpenAI error shape; ``retry`` sets ``x-should-retry`` when given."""
+        headers = {"retry-after-ms": "1"}
+        if retry is not None:
+            headers["x-should-retry"] = "true" if retry else "false"
+        body = {
+            "message": message,
+            "type": "invalid_request_error" if status < 500 else "server_error",
+            "code": code,
+        }
+        self._queue.append(_Reply(status=status, error=body, headers=headers))
+        return self
+
+    async def __aenter__(self) -> FakeOpenAIServer:
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self._openai)
+        app.router.add_post("/openai/deployments/{deployment}/chat/completions", self._azure)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        address = self._runner.addresses[0]
+        self._port = int(address[1])
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _openai(self, request: web.Request) -> web.Response:
+        seen = await self._record(request)
+        if self.api_key is not None and seen.headers.get("authorization") != f"Bearer {self.api_key}":
+            return _error(401, "Incorrect API key provided.", "invalid_api_key")
+        return self._answer(seen.json.get("model", ""))
+
+    async def _azure(self, request: web.Request) -> web.Response:
+        seen = await self._record(request)
+        if "api-version" not in seen.query:
+            return _error(404, "Resource not found (no api-version).", "404")
+        if self.api_key is not None and self.api_key not in (
+            seen.headers.get("api-key"),
+            seen.headers.get("authorization", "").removeprefix("Bearer "),
+        ):
+            return _error(401, "Access denied due to invalid subscription key.", "401")
+        return self._answer(request.match_info["deployment"])
+
+    async def _record(self, request: web.Request) -> SeenRequest:
+        seen = SeenRequest(
+            path=request.path,
+            query=dict(request.query),
+            headers={name.lower(): value for name, value in request.headers.items()},
+            json=await request.json(),
+        )
+        self.requests.append(seen)
+        return seen
+
+    def _answer(self, model: str) -> web.Response:
+        if not self._queue:
+            response = _error(
+                500, "The fake OpenAI server has no reply queued: call server.reply(...).", None
+            )
+            response.headers["x-should-retry"] = "false"
+            return response
+        reply = self._queue.popleft()
+        if reply.error is not None:
+            return web.json_response({"error": reply.error}, status=reply.status, headers=reply.headers)
+        self._served += 1
+        message: dict[str, Any] = {"role": "assistant", "content": reply.content}
+        if reply.tool_calls:
+            message["tool_calls"] = reply.tool_calls
+        body: dict[str, Any] = {
+            "id": f"chatcmpl-fake-{self._served}",
+            "object": "chat.completion",
+            "created": 1700000000,
+            "model": model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": message,
+                    "finish_reason": "tool_calls" if reply.tool_calls else "stop",
+                    "logprobs": None,
+                }
+            ],
+        }
+        if reply.usage is not None:
+            body["usage"] = reply.usage
+        return web.Response(text=json.dumps(body), content_type="application/json")
+
+
+def _error(status: int, message: str, code: str | None) -> web.Response:
+    return web.json_response({"error": {"message": message, "type": "error", "code": code}}, status=status)
