@@ -80,6 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     root = root.resolve()
     if args.command == "start":
+        os.chdir(root)  # the worker runs in the app folder
         return start(args, root)
     if args.command == "functions":
         return list_functions(root)

@@ -113,8 +113,6 @@ def start_azurite(executable: str | None = None, *, timeout: float = 30.0) -> Az
                     "127.0.0.1",
                     "--tablePort",
                     str(port),
-                    "--location",
-                    str(workdir),
                     "--inMemoryPersistence",
                     "--disableTelemetry",
                     "--skipApiVersionCheck",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -45,6 +45,8 @@ MAX_BATCH = 100
 MAX_BATCH_BYTES = 3 * 1024 * 1024
 """Stay well under the 4 MiB transaction payload limit."""
 _MESSAGE_RANGE = "RowKey ge 'msg-' and RowKey lt 'msg.'"
+_SERVER_SLACK = timedelta(milliseconds=1)
+"""Azurite compares datetimes at millisecond precision: filter coarsely there, exactly here."""
 
 
 def odata_string(value: str) -> str:
@@ -261,7 +263,7 @@ class TablesStore:
         else:
             query = (
                 f"{partition_filter(assistant_id)} and (RowKey eq '{STATE_ROW_KEY}' or "
-                f"({_MESSAGE_RANGE} and CreatedAt gt {odata_datetime(after)}))"
+                f"({_MESSAGE_RANGE} and CreatedAt gt {odata_datetime(after - _SERVER_SLACK)}))"
             )
         try:
             rows = await self._query(svc, table, query)

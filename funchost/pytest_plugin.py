@@ -1,0 +1,1 @@
+"""pytest fixtures for testing function apps (placeholder; see the developer-loop issue)."""

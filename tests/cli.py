@@ -1,0 +1,132 @@
+"""Start the real ``funchost`` CLI in a subprocess on a free loopback port, for end-to-end tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class RunningHost:
+    """A ``funchost start`` process: its base URL and everything it printed so far."""
+
+    def __init__(self, proc: subprocess.Popen[str], port: int) -> None:
+        self.proc = proc
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self._lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self._lines.append(line.rstrip("\n"))
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self._lines)
+
+    def wait_for_output(self, text: str, timeout: float = 15.0) -> str:
+        """Block until ``text`` appears in the output; returns the output."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.output:
+                return self.output
+            if self.proc.poll() is not None:
+                self._reader.join(2)
+                break
+            time.sleep(0.02)
+        if text in self.output:
+            return self.output
+        raise AssertionError(f"{text!r} did not appear in the output:\n{self.output}")
+
+    def request(
+        self, method: str, path: str, body: bytes | str | None = None, headers: Mapping[str, str] | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
+        data = body.encode() if isinstance(body, str) else body
+        req = urllib.request.Request(self.url + path, data=data, method=method, headers=dict(headers or {}))
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return resp.status, dict(resp.headers.items()), resp.read()
+        except urllib.error.HTTPError as err:
+            return err.code, dict(err.headers.items()), err.read()
+
+    def json(self, method: str, path: str, body: bytes | str | None = None) -> object:
+        status, _, payload = self.request(method, path, body)
+        assert status == 200, (status, payload)
+        return json.loads(payload)
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self._reader.join(2)
+        return int(self.proc.returncode)
+
+
+def spawn(
+    app: Path, *args: str, env: Mapping[str, str] | None = None, port: int | None = None
+) -> RunningHost:
+    """Start ``python -m funchost start`` without waiting for it."""
+    port = port or free_port()
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    full_env.pop("OPENAI_API_KEY", None) if "OPENAI_API_KEY" not in (env or {}) else None
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "funchost", "start", "--script-root", str(app), "--port", str(port), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=full_env,
+    )
+    return RunningHost(proc, port)
+
+
+def wait_running(host: RunningHost, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if host.proc.poll() is not None:
+            host._reader.join(2)
+            raise AssertionError(f"funchost exited with {host.proc.returncode}:\n{host.output}")
+        try:
+            with urllib.request.urlopen(host.url + "/admin/host/status", timeout=2) as resp:
+                if json.loads(resp.read()).get("state") == "Running":
+                    return
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"funchost did not reach Running in {timeout}s:\n{host.output}")
+
+
+@contextmanager
+def running(
+    app: Path, *args: str, env: Mapping[str, str] | None = None, reload: bool = False
+) -> Iterator[RunningHost]:
+    """A started host (state Running), stopped with SIGINT at the end."""
+    extra: Sequence[str] = args if reload else ("--no-reload", *args)
+    host = spawn(app, *extra, env=env)
+    try:
+        wait_running(host)
+        yield host
+    finally:
+        host.stop()
