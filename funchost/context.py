@@ -10,7 +10,7 @@ import azure.functions as func
 from azure.functions import _abc
 
 
-class TraceContext(_abc.TraceContext):  # type: ignore[misc]
+class TraceContext(_abc.TraceContext):
     def __init__(self, trace_parent: str, trace_state: str = "", attributes: dict[str, str] | None = None):
         self._trace_parent = trace_parent
         self._trace_state = trace_state
@@ -29,7 +29,7 @@ class TraceContext(_abc.TraceContext):  # type: ignore[misc]
         return self._attributes
 
 
-class RetryContext(_abc.RetryContext):  # type: ignore[misc]
+class RetryContext(_abc.RetryContext):
     def __init__(self, retry_count: int = 0, max_retry_count: int = 0, exception: Any = None) -> None:
         self._retry_count = retry_count
         self._max_retry_count = max_retry_count
@@ -52,7 +52,7 @@ thread_local = threading.local()
 """The worker's thread-local storage; ``invocation_id`` is set on the thread running an invocation."""
 
 
-class Context(func.Context):  # type: ignore[misc]
+class Context(func.Context):
     """What a function receives as ``context``."""
 
     def __init__(self, invocation_id: str, function_name: str, function_directory: str, traceparent: str = "") -> None:
@@ -83,7 +83,7 @@ class Context(func.Context):  # type: ignore[misc]
         return self._retry
 
     @property
-    def thread_local_storage(self) -> threading.local:
+    def thread_local_storage(self) -> Any:
         return thread_local
 
 

@@ -353,7 +353,7 @@ def trigger_traceparent(trigger: TriggerData) -> str:
     return ""
 
 
-class _Out(func.Out):  # type: ignore[misc]
+class _Out(func.Out[Any]):
     """The worker's Out: set() keeps the last value; None means nothing is written."""
 
     def __init__(self) -> None:

@@ -7,6 +7,7 @@ Each binding handles one binding ``type`` (matched case-insensitively) in one ro
 
 from __future__ import annotations
 
+import builtins
 import difflib
 import logging
 from abc import ABC, abstractmethod
@@ -96,7 +97,7 @@ class CallContext(Protocol):
 
 
 class HttpRoutes(Protocol):
-    def add(self, template: str, methods: Sequence[str] | None, target: Any) -> None: ...
+    def add(self, template: str, methods: Sequence[str] | None, target: Any) -> object: ...
 
 
 class HostApi(Protocol):
@@ -142,7 +143,7 @@ class Binding(ABC):  # noqa: B024 - a marker base with shared class attributes
     """One binding type in one role."""
 
     type: ClassVar[str]
-    options: ClassVar[type[BindingOptions]] = BindingOptions
+    options: ClassVar[builtins.type[BindingOptions]] = BindingOptions
 
     def check(self, function: FunctionSpec, binding: BindingSpec, options: BindingOptions) -> None:
         """Index-time checks beyond the options model; raise BindingError to put the function in error."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -149,9 +150,18 @@ class SqliteStore:
             conn = sqlite3.connect(self.path, isolation_level=None, timeout=self._busy_timeout_ms / 1000)
             conn.row_factory = sqlite3.Row
             conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
-            conn.execute("PRAGMA journal_mode = WAL")
+            deadline = time.monotonic() + self._busy_timeout_ms / 1000
+            while True:  # switching to WAL does not wait on the busy handler while another process does it
+                try:
+                    conn.execute("PRAGMA journal_mode = WAL")
+                    conn.executescript(SCHEMA)
+                    break
+                except sqlite3.OperationalError as exc:
+                    if "locked" not in str(exc) or time.monotonic() > deadline:
+                        conn.close()
+                        raise
+                    time.sleep(0.02)
             conn.execute("PRAGMA synchronous = NORMAL")
-            conn.executescript(SCHEMA)
             self._conn = conn
         return self._conn
 
