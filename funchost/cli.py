@@ -17,7 +17,7 @@ from pathlib import Path
 from aiohttp import web
 
 from funchost import __version__
-from funchost.console import ALWAYS, Console, ConsoleHandler, level_from_name
+from funchost.console import ALWAYS, Console, ConsoleHandler, PrintToLog, level_from_name
 from funchost.host import DEFAULT_MAX_BODY, DEFAULT_PORT, Host, HostOptions
 from funchost.settings import ConfigError, load_settings
 from funchost.web.app import Cors, Server
@@ -143,10 +143,13 @@ def start(args: argparse.Namespace, root: Path) -> int:
         console.write("CORS: '*' cannot be combined with --cors-credentials; credentials are not allowed.",
                       "darkyellow")
         cors = Cors(cors.origins, False)
+    stdout, sys.stdout = sys.stdout, PrintToLog()  # print() in functions becomes timestamped log lines
     try:
         return asyncio.run(_serve(options, sock, console, cors, args))
     except KeyboardInterrupt:
         return 0
+    finally:
+        sys.stdout = stdout
 
 
 async def _serve(
@@ -194,7 +197,7 @@ async def _serve(
     if args.reload:
         from funchost.reload import Reloader
 
-        watcher = Reloader(server, options)
+        watcher = Reloader(server, options, console=console)
         await watcher.start()
     await stop.wait()
     if watcher is not None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import sys
+import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TextIO
@@ -67,7 +69,10 @@ class Console:
         self.stream.flush()
 
     def functions_block(self, functions: Sequence[FunctionSpec], base_url: str, route_prefix: str) -> None:
-        """The ``Functions:`` block: HTTP functions, then the others, then disabled ones; name order."""
+        """The ``Functions:`` block: HTTP functions, then the others, then disabled ones; name order.
+
+        Functions in error are left out, as the host has no descriptor for them (their error is logged)."""
+        functions = sorted((f for f in functions if not f.errors), key=lambda f: f.name.lower())
         shown = [f for f in functions if not f.disabled]
         if not shown and not functions:
             return
@@ -135,6 +140,35 @@ class CaptureHandler(logging.Handler):
     @property
     def lines(self) -> list[str]:
         return [r.getMessage() for r in self.records]
+
+
+class PrintToLog(io.TextIOBase):
+    """A ``sys.stdout`` that logs each printed line on ``Host.Function.Console``, as the worker's stdout is."""
+
+    def __init__(self, logger_name: str = "Host.Function.Console") -> None:
+        super().__init__()
+        self.logger = logging.getLogger(logger_name)
+        self._lock = threading.Lock()
+        self._pending: dict[int, str] = {}
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        key = threading.get_ident()
+        with self._lock:
+            *lines, rest = (self._pending.pop(key, "") + text).split("\n")
+            if rest:
+                self._pending[key] = rest
+        for line in lines:
+            self.logger.info(line)
+        return len(text)
+
+    def flush(self) -> None:
+        with self._lock:
+            rest = self._pending.pop(threading.get_ident(), "")
+        if rest:
+            self.logger.info(rest)
 
 
 def level_from_name(name: str | None, default: int = logging.INFO) -> int:

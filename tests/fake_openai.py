@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
 from aiohttp import web
 
-__all__ = ["FakeOpenAIServer", "SeenRequest"]
+__all__ = ["FakeOpenAIServer", "SeenRequest", "fake_openai_in_thread"]
 
 
 @dataclass(frozen=True)
@@ -179,3 +183,23 @@ class FakeOpenAIServer:
 
 def _error(status: int, message: str, code: str | None) -> web.Response:
     return web.json_response({"error": {"message": message, "type": "error", "code": code}}, status=status)
+
+
+@contextmanager
+def fake_openai_in_thread(*, api_key: str | None = None) -> Iterator[FakeOpenAIServer]:
+    """A FakeOpenAIServer on its own event loop in a thread, for tests that drive a real CLI subprocess.
+
+    Queueing replies from the test thread is safe (the queue is a deque; appends are atomic).
+    """
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    server = FakeOpenAIServer(api_key=api_key)
+    asyncio.run_coroutine_threadsafe(server.__aenter__(), loop).result(10)
+    try:
+        yield server
+    finally:
+        asyncio.run_coroutine_threadsafe(server.__aexit__(None, None, None), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()

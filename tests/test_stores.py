@@ -63,6 +63,10 @@ class Env:
         return Collection(self.where.connection, name or unique_table())
 
 
+def no_settings(name: str) -> str | None:
+    return None
+
+
 def unique_table() -> str:
     return "T" + uuid.uuid4().hex[:16]
 
@@ -83,7 +87,9 @@ async def env(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[E
         }
         store = TablesStore(values.get)
     table = unique_table()
-    yield Env(request.param, store, Collection("AzureWebJobsStorage", table), Collection("Other", table), server)
+    yield Env(
+        request.param, store, Collection("AzureWebJobsStorage", table), Collection("Other", table), server
+    )
     await store.close()
 
 
@@ -180,15 +186,29 @@ async def test_append_conflict_writes_nothing(env: Env) -> None:
 
     with pytest.raises(Conflict) as caught:
         await env.store.append(
-            env.where, state("a1", 5, tokens=20, updated=5), [msg(4), msg(5, "Assistant"), msg(3, content="dup")]
+            env.where,
+            state("a1", 5, tokens=20, updated=5),
+            [msg(4), msg(5, "Assistant"), msg(3, content="dup")],
         )
 
     assert str(caught.value).startswith("assistant 'a1' in table '")
-    assert str(caught.value).endswith("already exists (another post wrote it first); reload the assistant and retry.")
+    assert str(caught.value).endswith(
+        "already exists (another post wrote it first); reload the assistant and retry."
+    )
     assert await env.store.load(env.where, "a1") == (
         state("a1", 3, tokens=10, updated=3),
         [system(), msg(2), msg(3, "Assistant")],
     )
+
+
+async def test_append_of_more_than_100_rows_that_conflicts_writes_nothing(env: Env) -> None:
+    await env.store.create(env.where, state("a1", 1), [system()])
+    await env.store.append(env.where, state("a1", 130, tokens=5), [msg(130)])
+
+    with pytest.raises(Conflict):
+        await env.store.append(env.where, state("a1", 131, tokens=9), [msg(i) for i in range(2, 131)])
+
+    assert await env.store.load(env.where, "a1") == (state("a1", 130, tokens=5), [system(), msg(130)])
 
 
 async def test_append_to_missing_table_is_refused(env: Env) -> None:
@@ -304,7 +324,10 @@ async def test_hostile_ids_stay_in_their_own_partition(env: Env) -> None:
         await env.store.create(env.where, state(hostile, 1, tokens=i), [system(f"hostile {i}")])
 
     for i, hostile in enumerate(HOSTILE_IDS):
-        assert await env.store.load(env.where, hostile) == (state(hostile, 1, tokens=i), [system(f"hostile {i}")])
+        assert await env.store.load(env.where, hostile) == (
+            state(hostile, 1, tokens=i),
+            [system(f"hostile {i}")],
+        )
         assert await env.store.load(env.where, hostile, after=T0 - timedelta(seconds=1)) == (
             state(hostile, 1, tokens=i),
             [system(f"hostile {i}")],
@@ -327,13 +350,18 @@ async def test_tables_layout_read_back_with_the_plain_sdk(azurite: Azurite) -> N
         await store.append(
             Collection("AzureWebJobsStorage", table),
             state("a1", 3, tokens=242, updated=3),
-            [msg(2, "Assistant", content="", tool_calls=tool_calls), msg(3, "Tool", content="r", name="call_1")],
+            [
+                msg(2, "Assistant", content="", tool_calls=tool_calls),
+                msg(3, "Tool", content="r", name="call_1"),
+            ],
         )
     finally:
         await store.close()
 
     with TableServiceClient.from_connection_string(azurite.connection_string()) as service:
-        rows = {e["RowKey"]: e for e in service.get_table_client(table).query_entities("PartitionKey eq 'a1'")}
+        rows = {
+            e["RowKey"]: e for e in service.get_table_client(table).query_entities("PartitionKey eq 'a1'")
+        }
 
     assert sorted(rows) == ["msg-0001", "msg-0002", "msg-0003", "state"]
     assert {k: v for k, v in rows["state"].items()} == {
@@ -424,7 +452,7 @@ async def test_tables_unreachable_endpoint_is_store_unavailable_without_the_key(
 
 
 async def test_tables_missing_setting_names_the_setting() -> None:
-    store = TablesStore({}.get)
+    store = TablesStore(no_settings)
 
     with pytest.raises(StoreError) as caught:
         await store.load(Collection("ChatStorage", "ChatState"), "a1")
@@ -516,7 +544,9 @@ async def test_sqlite_load_after_on_10000_messages_uses_the_created_at_index(tmp
     assert loaded is not None
     assert [m.index for m in loaded[1]] == [9_999, 10_000]
     with sqlite3.connect(tmp_path / "big.db") as db:
-        plan = " ".join(row[3] for row in db.execute("EXPLAIN QUERY PLAN " + LOAD_AFTER_SQL, ("", "", "", "")))
+        plan = " ".join(
+            row[3] for row in db.execute("EXPLAIN QUERY PLAN " + LOAD_AFTER_SQL, ("", "", "", ""))
+        )
     assert "USING INDEX entities_created_at" in plan
     assert "CreatedAt>?" in plan.replace(" ", "")
 
@@ -525,9 +555,9 @@ async def test_sqlite_load_after_on_10000_messages_uses_the_created_at_index(tmp
 
 
 async def test_open_store_kinds(tmp_path: Path) -> None:
-    sqlite_store = open_store("sqlite", script_root=tmp_path, settings={}.get)
-    memory_store = open_store("memory", script_root=tmp_path, settings={}.get)
-    tables_store = open_store("tables", script_root=tmp_path, settings={}.get)
+    sqlite_store = open_store("sqlite", script_root=tmp_path, settings=no_settings)
+    memory_store = open_store("memory", script_root=tmp_path, settings=no_settings)
+    tables_store = open_store("tables", script_root=tmp_path, settings=no_settings)
 
     assert isinstance(sqlite_store, SqliteStore)
     assert sqlite_store.path == tmp_path / ".funchost" / "assistants.db"
@@ -539,7 +569,7 @@ async def test_open_store_kinds(tmp_path: Path) -> None:
 
 def test_open_store_unknown_kind() -> None:
     with pytest.raises(StoreError) as caught:
-        open_store("cosmos", script_root=Path("."), settings={}.get)
+        open_store("cosmos", script_root=Path("."), settings=no_settings)
 
     assert str(caught.value) == "unknown assistant store 'cosmos': use one of sqlite, memory, tables."
 

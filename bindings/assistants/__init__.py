@@ -53,8 +53,10 @@ class AssistantsPlugin(Plugin):
     def _identity(self, what: str) -> str:
         if what == "store":
             return self.store_kind
-        return "|".join(self.host.setting(n) or "" for n in ("FUNCHOST_CHAT", "FUNCHOST_CHAT_RECORD",
-                                                              "FUNCHOST_CHAT_REPLAY"))
+        return "|".join(
+            self.host.setting(n) or ""
+            for n in ("FUNCHOST_CHAT", "FUNCHOST_CHAT_RECORD", "FUNCHOST_CHAT_REPLAY")
+        )
 
     def _open_store(self) -> AssistantStore:
         return open_store(self.store_kind, script_root=self.host.script_root, settings=self.host.setting)
@@ -65,7 +67,9 @@ class AssistantsPlugin(Plugin):
         record = self.host.setting("FUNCHOST_CHAT_RECORD")
         replay = self.host.setting("FUNCHOST_CHAT_REPLAY")
         return open_chat_model(
-            self.host.setting, record=Path(record) if record else None, replay=Path(replay) if replay else None
+            self.host.setting,
+            record=Path(record) if record else None,
+            replay=Path(replay) if replay else None,
         )
 
     def skill_list(self) -> list[Skill]:

@@ -151,7 +151,9 @@ class AssistantSkillTrigger(_Bound, Trigger):
                     'such as {"type": "object", "properties": {...}}.'
                 ) from None
             if not isinstance(schema, dict):
-                raise BindingError("property 'parameterDescriptionJson' must be a JSON object (a JSON schema).")
+                raise BindingError(
+                    "property 'parameterDescriptionJson' must be a JSON object (a JSON schema)."
+                )
 
     def admin_input(self, function: FunctionSpec, options: BindingOptions, text: str) -> TriggerData:
         return skill_trigger_data(function.trigger.name, text)
@@ -165,7 +167,10 @@ class AssistantSkillTrigger(_Bound, Trigger):
                 other = self.plugin.skills[name.lower()].target
                 self.plugin.host.log.error(
                     "Skill '%s' of function '%s' is already registered by function '%s'; skill names must be "
-                    "unique (case-insensitive). Set function_name on one of them.", name, fn.name, other.name,
+                    "unique (case-insensitive). Set function_name on one of them.",
+                    name,
+                    fn.name,
+                    other.name,
                 )
                 continue
             if options.parameter_description_json is not None:
@@ -182,7 +187,9 @@ def skill_trigger_data(arg_name: str, arguments: str) -> TriggerData:
     try:
         parsed = json.loads(arguments)
     except ValueError as exc:
-        raise BindingError(f"the tool-call arguments are not valid JSON ({exc}): {arguments[:200]!r}") from None
+        raise BindingError(
+            f"the tool-call arguments are not valid JSON ({exc}): {arguments[:200]!r}"
+        ) from None
     if not isinstance(parsed, dict):
         return TriggerData(value=arguments)
     value = parsed.get(arg_name)

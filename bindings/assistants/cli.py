@@ -57,8 +57,10 @@ async def _act(args: argparse.Namespace, store: AssistantStore, where: Collectio
         if not states:
             print(f"No assistants in '{where.table}' ({store.describe()}).")
         for s in states:
-            print(f"{s.id}\tmessages={s.total_messages}\ttokens={s.total_tokens}\t"
-                  f"updated={dotnet_datetime(s.last_updated_at)}")
+            print(
+                f"{s.id}\tmessages={s.total_messages}\ttokens={s.total_tokens}\t"
+                f"updated={dotnet_datetime(s.last_updated_at)}"
+            )
         return 0
     if args.action == "delete":
         if await store.delete(where, args.id):
@@ -75,8 +77,10 @@ async def _act(args: argparse.Namespace, store: AssistantStore, where: Collectio
         rows = [state_entity(state)] + [message_entity(state.id, m) for m in messages]
         print(json.dumps(rows, default=str, indent=2, ensure_ascii=False))
         return 0
-    print(f"Assistant '{state.id}': {state.total_messages} messages, {state.total_tokens} tokens (last call), "
-          f"created {dotnet_datetime(state.created_at)}, updated {dotnet_datetime(state.last_updated_at)}")
+    print(
+        f"Assistant '{state.id}': {state.total_messages} messages, {state.total_tokens} tokens (last call), "
+        f"created {dotnet_datetime(state.created_at)}, updated {dotnet_datetime(state.last_updated_at)}"
+    )
     for m in messages:
         print(_transcript_line(m))
     return 0

@@ -51,4 +51,6 @@ class AssistantSkillTriggerOptions(BindingOptions):
 class TextCompletionOptions(ChatModelOptions):
     prompt: str
 
-    auto_resolve: ClassVar[frozenset[str]] = frozenset({"prompt", "chatModel", "temperature", "topP", "maxTokens"})
+    auto_resolve: ClassVar[frozenset[str]] = frozenset(
+        {"prompt", "chatModel", "temperature", "topP", "maxTokens"}
+    )

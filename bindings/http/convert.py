@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import azure.functions as func
+from azure.functions.http import HttpRequest as WorkerHttpRequest
 from aiohttp import web
 from multidict import CIMultiDict
 
@@ -33,14 +34,16 @@ def request_params(request: web.Request) -> dict[str, str]:
 def to_http_request(
     request: web.Request, body: bytes, headers: dict[str, str], route: Mapping[str, str | None]
 ) -> func.HttpRequest:
+    """The ``func.HttpRequest`` the worker would build (full URL from the Host header)."""
     host = request.headers.get("Host", f"{request.host}")
     url = f"{request.scheme}://{host}{request.raw_path}"
-    return func.HttpRequest(
+    return WorkerHttpRequest(  # the worker's subclass: get_json() raises its ValueError text
         method=request.method,
         url=url,
         headers=headers,
         params=request_params(request),
         route_params={k: v for k, v in route.items() if v is not None},
+        body_type="bytes",
         body=body,
     )
 

@@ -200,22 +200,30 @@ class TablesStore:
 
         return await self._call(svc, run, read=True, table=table.table_name)
 
-    async def _submit(self, svc: _Service, table: TableClient, ops: Sequence[Operation]) -> None:
-        """Submit ``ops`` in transactions of at most 100 operations / ~3 MiB, keeping their order."""
-        chunks: list[list[Operation]] = [[]]
+    @staticmethod
+    def _chunks(ops: Sequence[Operation]) -> list[list[Operation]]:
+        """``ops`` split into transactions of at most 100 operations / ~3 MiB, in order."""
+        chunks: list[list[Operation]] = []
         size = 0
         for op in ops:
             op_size = entity_size(op[1])
-            if len(chunks[-1]) >= MAX_BATCH or (chunks[-1] and size + op_size > MAX_BATCH_BYTES):
+            if not chunks or len(chunks[-1]) >= MAX_BATCH or size + op_size > MAX_BATCH_BYTES:
                 chunks.append([])
                 size = 0
             chunks[-1].append(op)
             size += op_size
-        for chunk in chunks:
-            if chunk:
-                await self._call(
-                    svc, partial(table.submit_transaction, chunk), read=False, table=table.table_name
-                )
+        return chunks
+
+    async def _submit(
+        self, svc: _Service, table: TableClient, ops: Sequence[Operation], done: list[Operation] | None = None
+    ) -> None:
+        """Submit ``ops`` as consecutive transactions; ``done`` collects the operations committed."""
+        for chunk in self._chunks(ops):
+            await self._call(
+                svc, partial(table.submit_transaction, chunk), read=False, table=table.table_name
+            )
+            if done is not None:
+                done.extend(chunk)
 
     def _lock(self, svc: _Service, where: Collection, assistant_id: str) -> asyncio.Lock:
         return svc.locks.setdefault((where.table, assistant_id), asyncio.Lock())
@@ -244,12 +252,12 @@ class TablesStore:
                 adds: list[Operation] = [("create", message_entity(state.id, m)) for m in messages]
                 adds.append(("create", state_entity(state)))
                 await self._submit(svc, table, adds)
-            except ResourceExistsError:
-                raise Conflict(
-                    f"assistant '{state.id}' in table '{where.table}' was written by another process while "
-                    "it was being created; create it again."
-                ) from None
             except HttpResponseError as exc:
+                if isinstance(exc, ResourceExistsError) or _code(exc) == "EntityAlreadyExists":
+                    raise Conflict(
+                        f"assistant '{state.id}' in table '{where.table}' was written by another process "
+                        "while it was being created; create it again."
+                    ) from None
                 raise self._http_error(svc, where.table, exc) from None
 
     async def load(
@@ -290,12 +298,10 @@ class TablesStore:
         ops.append(("upsert", state_entity(state), {"mode": UpdateMode.MERGE}))
         written: list[Operation] = []
         try:
-            if len(ops) <= MAX_BATCH and sum(entity_size(op[1]) for op in ops) <= MAX_BATCH_BYTES:
+            if len(self._chunks(ops)) == 1:
                 await self._submit(svc, table, ops)
-            else:
-                for op in ops[:-1]:
-                    await self._submit(svc, table, [op])
-                    written.append(op)
+            else:  # too big for one transaction: messages first, state last, undone by hand on failure
+                await self._submit(svc, table, ops[:-1], written)
                 await self._submit(svc, table, ops[-1:])
         except (ResourceExistsError, ResourceNotFoundError, HttpResponseError) as exc:
             if written:

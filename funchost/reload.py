@@ -1,0 +1,225 @@
+"""Hot reload: watch the app folder and swap in a freshly imported Host with no downtime.
+
+A reload builds a new :class:`~funchost.host.Host` beside the serving one (indexing re-imports the app's
+modules in a worker thread, so the loop keeps serving), and swaps it in only when it indexed and started
+cleanly. The old version finishes its in-flight requests, then stops; shared stores are left open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import logging
+import os
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from watchfiles import Change, awatch
+
+from funchost.console import ALWAYS, Console
+from funchost.host import Host, HostOptions
+from funchost.settings import ConfigError
+
+if TYPE_CHECKING:
+    from funchost.web.app import Server
+
+__all__ = ["IGNORED_DIRS", "WATCHED_NAMES", "Reloader", "watched"]
+
+log = logging.getLogger("funchost.reload")
+
+WATCHED_NAMES = frozenset({"function.json", "host.json", "local.settings.json", "requirements.txt"})
+"""File names that trigger a reload (besides ``*.py``); ``requirements.txt`` is only announced."""
+IGNORED_DIRS = frozenset(
+    {
+        ".funchost",
+        "__pycache__",
+        ".venv",
+        "venv",
+        ".git",
+        "node_modules",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".python_packages",
+    }
+)
+"""Folder names whose contents never trigger a reload (plus any folder holding a ``pyvenv.cfg``)."""
+KEEPING = "Keeping the last good version running; fix the error and save again."
+RETIRE_GRACE = 1.0
+"""Seconds an old version keeps accepting requests already routed to it before it drains and stops."""
+_KINDS = {Change.added: "Created", Change.modified: "Changed", Change.deleted: "Deleted"}
+
+
+def watched(root: Path, path: str) -> bool:
+    """Whether a change to ``path`` (inside ``root``) is one the reloader acts on."""
+    target = Path(path)
+    name = target.name
+    if not (name.endswith(".py") or name in WATCHED_NAMES):
+        return False
+    try:
+        parts = target.relative_to(root).parts[:-1]
+    except ValueError:
+        return False
+    folder = root
+    for part in parts:
+        if part in IGNORED_DIRS:
+            return False
+        folder = folder / part
+        if (folder / "pyvenv.cfg").exists():
+            return False
+    return True
+
+
+class Reloader:
+    """Watches an app folder and reloads the Host a :class:`Server` serves; reloads run one at a time."""
+
+    def __init__(
+        self,
+        server: Server,
+        options: HostOptions,
+        *,
+        console: Console | None = None,
+        step_ms: int = 10,
+        debounce_ms: int = 300,
+    ) -> None:
+        self.server = server
+        self.options = options
+        self.root = Path(options.script_root).resolve()
+        self.console = console or Console()
+        self.step_ms = step_ms
+        self.debounce_ms = debounce_ms
+        self.reloads = 0
+        """Successful reloads so far."""
+        self._pending: set[tuple[Change, str]] = set()
+        self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._retiring: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        """Start watching; says so on the console."""
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._watch()), loop.create_task(self._work())]
+        for _ in range(3):  # let the watch task create its inotify watcher before we report being on
+            await asyncio.sleep(0)
+        log.info("Watching %s for changes; --no-reload turns it off.", self.root, extra={ALWAYS: True})
+
+    async def stop(self) -> None:
+        """Stop watching, let a running reload finish, then retire old versions."""
+        self._stop.set()
+        self._wake.set()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._retiring:
+            await asyncio.gather(*self._retiring, return_exceptions=True)
+
+    # -- the two tasks ---------------------------------------------------------------------------------------
+    async def _watch(self) -> None:
+        root = self.root
+        try:
+            async for changes in awatch(
+                root,
+                watch_filter=lambda _change, path: watched(root, path),
+                debounce=self.debounce_ms,
+                step=self.step_ms,
+                stop_event=self._stop,
+                rust_timeout=500,
+                yield_on_timeout=False,
+            ):
+                self._pending.update(changes)
+                self._wake.set()
+        except Exception:
+            log.exception("Watching %s for changes failed; reload is off until funchost restarts.", root)
+
+    async def _work(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            changes, self._pending = self._pending, set()
+            if changes:
+                await self.handle(changes)
+
+    # -- one batch of changes --------------------------------------------------------------------------------
+    async def handle(self, changes: Iterable[tuple[Change, str]]) -> bool:
+        """Log a batch of changes and reload unless only requirements.txt changed; True when swapped."""
+        batch = sorted(changes, key=lambda c: c[1])
+        for change, path in batch:
+            log.info(
+                "File change of type '%s' detected for '%s'",
+                _KINDS.get(change, "Changed"),
+                path,
+                extra={ALWAYS: True},
+            )
+        code = [path for _, path in batch if Path(path).name != "requirements.txt"]
+        if len(code) < len(batch):
+            log.warning(
+                "requirements.txt changed: install the new packages with `pip install -r %s` (into the "
+                "environment funchost runs in); the host was not reloaded for it.",
+                self.root / "requirements.txt",
+            )
+        if not code:
+            return False
+        log.info("Host configuration has changed. Signaling restart", extra={ALWAYS: True})
+        _forget_bytecode(code)
+        return await self.reload()
+
+    async def reload(self) -> bool:
+        """Load a new version and swap it in if it is healthy; a broken one is reported and dropped."""
+        started = time.perf_counter()
+        try:
+            new = await Host.load(self.options)
+        except ConfigError as exc:
+            log.error("%s\n%s", exc, KEEPING)
+            return False
+        except Exception:
+            log.exception("Reloading %s failed.\n%s", self.root, KEEPING)
+            return False
+        if new.index.errors:
+            log.error("%s\n%s", "\n".join(new.index.errors), KEEPING)
+            await _discard(new)
+            return False
+        old = self.server.current
+        new.keys = old.keys
+        try:
+            await new.start()
+        except Exception:
+            log.exception("Starting the reloaded app failed.\n%s", KEEPING)
+            await _discard(new)
+            return False
+        self.server.swap(new)
+        task = asyncio.get_running_loop().create_task(_retire(old))
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+        self.reloads += 1
+        self.console.functions_block(new.functions, f"http://localhost:{new.port}", new.route_prefix)
+        for line in new.describe():
+            log.info(line, extra={ALWAYS: True})
+        log.info("Reloaded in %d ms", (time.perf_counter() - started) * 1000, extra={ALWAYS: True})
+        return True
+
+
+async def _retire(old: Host) -> None:
+    """Let requests already routed to ``old`` finish, then stop it (shared resources stay open)."""
+    await asyncio.sleep(RETIRE_GRACE)
+    await old.drain()
+    await old.stop()
+
+
+async def _discard(new: Host) -> None:
+    try:
+        await new.stop()
+    except Exception:
+        log.exception("Discarding the failed version of %s raised.", new.script_root)
+
+
+def _forget_bytecode(paths: Iterable[str]) -> None:
+    """Drop cached bytecode of changed sources: a same-size edit within one second would look unchanged."""
+    for path in paths:
+        if not path.endswith(".py"):
+            continue
+        with contextlib.suppress(OSError, ValueError, NotImplementedError):
+            os.unlink(importlib.util.cache_from_source(path))
