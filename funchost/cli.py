@@ -174,7 +174,7 @@ async def _serve(
     server = Server(host, max_body=args.max_request_body_size, cors=cors, keys=keys)
     log.info("Worker process started and initialized.", extra={ALWAYS: True})
     for error in host.index.errors:
-        log.error("Worker failed to index functions\n%s", error)
+        log.error("%s", error)
     await host.start()
     runner = web.AppRunner(server.app, access_log=None, handle_signals=False)
     await runner.setup()

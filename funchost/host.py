@@ -7,6 +7,7 @@ A :class:`Host` is one version of the app. Reload builds a new Host beside the r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -243,10 +244,8 @@ class Host:
 
     def run_in_background(self, name: str, text: str) -> None:
         async def run() -> None:
-            try:
+            with contextlib.suppress(InvocationError):  # already logged as "Executed ... (Failed ...)"
                 await self.invoke_by_name(name, text)
-            except InvocationError:
-                pass  # already logged as "Executed ... (Failed ...)"
 
         task = asyncio.get_running_loop().create_task(run())
         self.background.add(task)

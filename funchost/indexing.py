@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.machinery
 import importlib.util
@@ -458,23 +459,32 @@ def _is_app_module(name: str, module: ModuleType | None, root: Path) -> bool:
         locations.append(file)
     elif hasattr(module, "__path__"):
         locations.extend(str(p) for p in getattr(module, "__path__", []))
-    return bool(locations) and all(_owned_by_root(Path(loc), root) for loc in locations)
+    return bool(locations) and all(_owned_by_root(loc, root) for loc in locations)
 
 
-def _owned_by_root(path: Path, root: Path) -> bool:
+def _owned_by_root(path: str | Path, root: Path) -> bool:
     """Whether `path` is under `root` and not under a deeper sys.path entry (e.g. a .venv in the app)."""
-    try:
-        resolved = Path(os.path.abspath(path)).resolve()
-        resolved.relative_to(root)
-    except (ValueError, OSError):
+    resolved = _real(os.fspath(path))
+    top = str(root)
+    if not _under(resolved, top):
         return False
     for entry in sys.path:
         if not entry:
             continue
-        candidate = Path(os.path.abspath(entry)).resolve()
-        if candidate != root and candidate.is_relative_to(root) and resolved.is_relative_to(candidate):
+        candidate = _real(entry)
+        if candidate != top and _under(candidate, top) and _under(resolved, candidate):
             return False
     return True
+
+
+@functools.lru_cache(maxsize=8192)
+def _real(path: str) -> str:
+    """The real absolute path (cached: every index scans all of sys.modules)."""
+    return os.path.realpath(path)
+
+
+def _under(path: str, top: str) -> bool:
+    return path == top or path.startswith(top.rstrip(os.sep) + os.sep)
 
 
 # ---------------------------------------------------------------- helpers

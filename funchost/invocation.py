@@ -28,7 +28,6 @@ from funchost.registry import (
     Binding,
     BindingError,
     BindingOptions,
-    BindingUnavailable,
     HostApi,
     InputBinding,
     InvocationResult,

@@ -139,7 +139,7 @@ class HostApi(Protocol):
         ...
 
 
-class Binding(ABC):  # noqa: B024 - a marker base with shared class attributes
+class Binding(ABC):
     """One binding type in one role."""
 
     type: ClassVar[str]

@@ -14,18 +14,22 @@ import os
 from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import azure.functions as func
 from aiohttp.test_utils import TestClient, TestServer
 
-from funchost.console import CaptureHandler, ConsoleHandler
+from funchost.console import ALWAYS, CaptureHandler, is_system
 from funchost.expressions import http_binding_data
 from funchost.host import DEFAULT_MAX_BODY, Host, HostOptions
 from funchost.indexing import unload_app
-from funchost.invocation import InvocationError
+from funchost.invocation import FunctionTimeout, InvocationError
 from funchost.registry import ENTRY_POINT_GROUP, BindingError, PluginFactory, TriggerData
 from funchost.web.app import Server
+
+if TYPE_CHECKING:
+    from bindings.assistants.chat.scripted import ScriptedChatModel
+    from bindings.assistants.stores.memory import MemoryStore
 
 __all__ = [
     "RECORD_ENV",
@@ -83,14 +87,14 @@ class TestHost:
 
     __test__ = False  # not a test class, whatever pytest's collection rules say
 
-    def __init__(self, host: Host, server: Server, client: TestClient[Any, Any], capture: CaptureHandler) -> None:
+    def __init__(
+        self, host: Host, server: Server, client: TestClient[Any, Any], capture: CaptureHandler
+    ) -> None:
         self.host = host
         self.server = server
         self.client = client
         self._capture = capture
-        self._filter = ConsoleHandler.__new__(ConsoleHandler)
-        self._filter.verbose = False
-        self._filter.user_level = logging.INFO
+        self._closed = False
 
     @property
     def store(self) -> Any:
@@ -103,7 +107,7 @@ class TestHost:
         return self.service("chat")
 
     def service(self, name: str) -> Any:
-        """An object a plugin offers (``store``, ``chat``, ``assistants``); LookupError names the known ones."""
+        """An object a plugin offers (``store``, ``chat``, ``assistants``); LookupError lists the offered."""
         found = self.host.service(name)
         if found is None:
             known = sorted({n for p in self.host.registry.plugins for n in p.services})
@@ -122,7 +126,7 @@ class TestHost:
     def logs(self) -> list[str]:
         """Log lines as the console shows them: function and user logs from Information, host logs from
         Warning (one string per record, multi-line for failures)."""
-        return [r.getMessage() for r in self._capture.records if self._filter.wanted(r)]
+        return [r.getMessage() for r in self._capture.records if _shown(r)]
 
     async def invoke(self, name: str, input: Any = None) -> Any:
         """Run a function by name through the host's invocation path and return what it returned.
@@ -146,27 +150,36 @@ class TestHost:
             except BindingError as exc:
                 if bound.spec.is_http:
                     raise TypeError(
-                        f"{bound.spec.name!r} is an HTTP function: pass a func.HttpRequest to invoke(), or call "
-                        "its route through host.client."
+                        f"{bound.spec.name!r} is an HTTP function: pass a func.HttpRequest to invoke(), "
+                        "or call its route through host.client."
                     ) from None
-                raise BindingError(f"Cannot run {bound.spec.name!r} with input {text[:200]!r}: {exc}") from None
+                raise BindingError(
+                    f"Cannot run {bound.spec.name!r} with input {text[:200]!r}: {exc}"
+                ) from None
         try:
             result = await self.host.invoker.invoke(bound, trigger)
         except InvocationError as exc:
             cause = exc.cause
-            if cause is None or isinstance(cause, BindingError) or type(cause).__name__ == "FunctionTimeout":
+            if cause is None or isinstance(cause, BindingError | FunctionTimeout):
                 raise
             raise cause from None
         return result.return_value
 
     async def close(self) -> None:
         """Stop the HTTP server and the host (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
         try:
             await self.client.close()
         finally:
-            if self.host.state != "Closed":
-                await self.host.close()
-                self.host.state = "Closed"
+            await self.host.close()
+
+
+def _shown(record: logging.LogRecord) -> bool:
+    if getattr(record, ALWAYS, False):
+        return True
+    return record.levelno >= (logging.WARNING if is_system(record.name) else logging.INFO)
 
 
 def _http_trigger_data(req: func.HttpRequest) -> TriggerData:
@@ -190,7 +203,9 @@ class Harness:
     the SQLite store) and is called only when one is needed.
     """
 
-    def __init__(self, base: Path, tmp_dir: Callable[[], Path], environ: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, base: Path, tmp_dir: Callable[[], Path], environ: Mapping[str, str] | None = None
+    ) -> None:
         self.base = Path(base)
         self.tmp_dir = tmp_dir
         self.environ = os.environ if environ is None else environ
@@ -209,12 +224,12 @@ class Harness:
         cassette: str | os.PathLike[str] | None = None,
         strict: bool = True,
     ) -> TestHost:
-        """Load, start and serve the app at ``app``; raises AppLoadError (strict) when it does not load cleanly."""
+        """Load, start and serve the app at ``app``; AppLoadError (strict) when it does not load cleanly."""
         root = self._resolve(app)
         if not root.is_dir():
             raise FileNotFoundError(
-                f"funchost: the app folder {os.fspath(app)!r} does not exist (looked at {root}). Pass the folder "
-                f"holding function_app.py or host.json; relative paths start at {self.base}."
+                f"funchost: the app folder {os.fspath(app)!r} does not exist (looked at {root}). Pass the "
+                f"folder holding function_app.py or host.json; relative paths start at {self.base}."
             )
         if self._env is None:
             self._env = dict(os.environ)
@@ -225,7 +240,10 @@ class Harness:
         capture = self._capture()
         factories, load_errors = plugin_factories()
         options = HostOptions(
-            script_root=root, overrides=overrides, services=services, plugins=factories,
+            script_root=root,
+            overrides=overrides,
+            services=services,
+            plugins=factories,
             environ=self.environ,
         )
         host = await Host.load(options)
@@ -243,7 +261,8 @@ class Harness:
         problems = _problems(host)
         if strict and problems:
             raise AppLoadError(
-                f"The app at {root} did not load cleanly:\n" + "\n".join(f"- {p}" for p in problems)
+                f"The app at {root} did not load cleanly:\n"
+                + "\n".join(f"- {p}" for p in problems)
                 + "\nFix the app, or pass strict=False to test a broken app."
             )
         return test_host
@@ -258,8 +277,10 @@ class Harness:
             return
         kind = store.strip().lower()
         if kind not in STORE_KINDS:
-            raise ValueError(f"store={store!r} is not a store kind: use one of {', '.join(STORE_KINDS)}, or pass "
-                             "a store object.")
+            raise ValueError(
+                f"store={store!r} is not a store kind: use one of {', '.join(STORE_KINDS)}, "
+                "or pass a store object."
+            )
         overrides["FUNCHOST_STORE"] = kind
         if kind == "memory":
             from bindings.assistants.stores.memory import MemoryStore
@@ -271,7 +292,11 @@ class Harness:
             services["store"] = SqliteStore(self.tmp_dir() / "assistants.db")
 
     def _choose_chat(
-        self, chat: Any, cassette: str | os.PathLike[str] | None, overrides: dict[str, str], services: dict[str, Any]
+        self,
+        chat: Any,
+        cassette: str | os.PathLike[str] | None,
+        overrides: dict[str, str],
+        services: dict[str, Any],
     ) -> None:
         if cassette is None:
             if chat is None:
@@ -316,9 +341,8 @@ class Harness:
             except Exception as exc:
                 errors.append(exc)
         self.hosts.clear()
-        if self.hosts or self._env is not None:
-            unload_app()
         if self._env is not None:
+            unload_app()
             _restore(os.environ, self._env)
             self._env = None
         root = logging.getLogger()

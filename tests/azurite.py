@@ -132,11 +132,26 @@ def start_azurite(executable: str | None = None, *, timeout: float = 30.0) -> Az
     raise RuntimeError(f"Azurite did not start listening on 127.0.0.1; its output:\n{last}")
 
 
+def install_azurite() -> str | None:
+    """Install the repo's Azurite (package.json) with npm into ./node_modules; the path, or None without npm."""
+    npm = shutil.which("npm")
+    if npm is None:
+        return None
+    repo = Path(__file__).resolve().parents[1]
+    subprocess.run(
+        [npm, "install", "--no-package-lock", "--no-audit", "--no-fund", "--loglevel=error"],
+        cwd=repo,
+        check=True,
+        timeout=600,
+    )
+    return find_azurite()
+
+
 def azurite_or_skip() -> Azurite:
-    """Start Azurite; when it is not installed, skip (locally) or fail (when $CI is set)."""
-    executable = find_azurite()
+    """Start Azurite, installing it from npm when missing; without npm, skip (locally) or fail (when $CI is set)."""
+    executable = find_azurite() or install_azurite()
     if executable is None:
-        message = "azurite-table is not installed (npm install azurite, or set AZURITE_TABLE)"
+        message = "azurite-table is not installed and npm is not available to install it (npm install azurite)"
         if os.environ.get("CI"):
             pytest.fail(message + "; CI must run the Azure Tables tests", pytrace=False)
         pytest.skip(message)

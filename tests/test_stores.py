@@ -582,3 +582,28 @@ async def test_the_callers_lists_are_not_kept_by_the_store(env: Env) -> None:
     loaded[1].append(msg(3))
 
     assert (await rows_of(env, env.where, "a1"))[1] == [system()]
+
+
+async def test_tables_service_uri_uses_an_identity_credential_per_setting() -> None:
+    values = {
+        "Chat__tableServiceUri": "https://acct.table.core.windows.net",
+        "Chat__credential": "managedidentity",
+        "Chat__clientId": "00000000-0000-0000-0000-000000000001",
+        "Other__tableServiceUri": "https://other.table.core.windows.net/",
+    }
+    store = TablesStore(values.get)
+    try:
+        chat = store._service("Chat")
+        other = store._service("Other")
+
+        assert (chat.endpoint, type(chat.credential).__name__) == (
+            "https://acct.table.core.windows.net",
+            "ManagedIdentityCredential",
+        )
+        assert (other.endpoint, type(other.credential).__name__) == (
+            "https://other.table.core.windows.net",
+            "DefaultAzureCredential",
+        )
+        assert store._service("Chat") is chat
+    finally:
+        await store.close()

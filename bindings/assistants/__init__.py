@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from funchost.registry import HostApi, Plugin
-
 from bindings.assistants.bindings import (
     AssistantCreate,
     AssistantPost,
@@ -18,6 +16,7 @@ from bindings.assistants.bindings import (
 from bindings.assistants.chat import ChatModel, ScriptedChatModel, open_chat_model
 from bindings.assistants.service import AssistantService, Skill
 from bindings.assistants.stores import AssistantStore, Collection, MemoryStore, open_store, sqlite_path
+from funchost.registry import BindingError, HostApi, Plugin
 
 __all__ = ["AssistantService", "AssistantsPlugin", "Collection", "MemoryStore", "ScriptedChatModel", "plugin"]
 
@@ -39,10 +38,34 @@ class AssistantsPlugin(Plugin):
         ]
         self.skills: dict[str, Skill] = {}
         self.store_kind = (host.setting("FUNCHOST_STORE") or "sqlite").strip().lower()
-        self.store: AssistantStore = host.provided("store") or self._shared("store", self._open_store)
-        self.chat: ChatModel = host.provided("chat") or self._shared("chat", self._open_chat)
-        self.service = AssistantService(self.store, self.chat, host.log)
-        self.services.update(store=self.store, chat=self.chat, assistants=self.service)
+        self._service: AssistantService | None = None
+        self._broken: str | None = None
+
+    @property
+    def used(self) -> bool:
+        """Whether the app has a function with one of these bindings."""
+        kinds = {b.type.lower() for b in self.bindings}
+        return any(b.kind in kinds for fn in self.host.functions for b in fn.bindings)
+
+    async def start(self) -> None:
+        """Open the store and the chat model (only for apps that use the assistant bindings)."""
+        if not self.used and self.host.provided("store") is None:
+            return
+        try:
+            store: AssistantStore = self.host.provided("store") or self._shared("store", self._open_store)
+            chat: ChatModel = self.host.provided("chat") or self._shared("chat", self._open_chat)
+        except Exception as exc:  # a broken store or cassette fails the bindings, not the host
+            self._broken = f"the assistant bindings are unavailable: {exc}"
+            self.host.log.error("Assistant bindings: %s", exc)
+            return
+        self._service = AssistantService(store, chat, self.host.log)
+        self.services.update(store=store, chat=chat, assistants=self._service)
+
+    @property
+    def service(self) -> AssistantService:
+        if self._service is None:
+            raise BindingError(self._broken or "the assistant plugin has not started")
+        return self._service
 
     def _shared(self, what: str, factory: Any) -> Any:
         key = (what, f"{self.host.script_root}|{self._identity(what)}")
@@ -79,13 +102,17 @@ class AssistantsPlugin(Plugin):
         return await invoke_skill(self, skill, arguments)
 
     def describe(self) -> list[str]:
+        if self._service is None:
+            return []
+        store, chat = self.services["store"], self.services["chat"]
         where = {
             "sqlite": f"sqlite ({sqlite_path(self.host.script_root)})",
             "memory": "memory (kept while this process runs, across reloads; gone on restart)",
-        }.get(self.store_kind, self.store.describe())
+        }.get(self.store_kind, store.describe())
         if self.host.provided("store") is not None:
-            where = self.store.describe()
-        return [f"Assistant store: {where}", f"Chat model: {self.chat.describe()}"]
+            where = store.describe()
+        model = chat.describe().removeprefix("chat model: ")
+        return [f"Assistant store: {where}", f"Chat model: {model}"]
 
     async def close(self) -> None:
         for key in [k for k in _shared if k[1].startswith(f"{self.host.script_root}|")]:

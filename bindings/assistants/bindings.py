@@ -6,19 +6,6 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from funchost.invocation import InvocationError
-from funchost.registry import (
-    BindingError,
-    BindingOptions,
-    BindingUnavailable,
-    CallContext,
-    InputBinding,
-    OutputBinding,
-    Trigger,
-    TriggerData,
-)
-from funchost.spec import BindingSpec, FunctionSpec
-
 from bindings.assistants.chat.base import ChatError
 from bindings.assistants.models import CreateRequest, InvalidRequest, parse_create_request
 from bindings.assistants.options import (
@@ -31,6 +18,18 @@ from bindings.assistants.options import (
 )
 from bindings.assistants.service import ChatOptions, Skill
 from bindings.assistants.stores.base import Collection, StoreError, StoreUnavailable
+from funchost.invocation import InvocationError
+from funchost.registry import (
+    BindingError,
+    BindingOptions,
+    BindingUnavailable,
+    CallContext,
+    InputBinding,
+    OutputBinding,
+    Trigger,
+    TriggerData,
+)
+from funchost.spec import BindingSpec, FunctionSpec
 
 if TYPE_CHECKING:
     from bindings.assistants import AssistantsPlugin

@@ -1,5 +1,7 @@
 """An app the reload tests copy and edit: TEXT and helper.SUFFIX are rewritten by the tests."""
 
+import asyncio
+
 import azure.functions as func
 
 import helper
@@ -20,3 +22,9 @@ def count(req: func.HttpRequest) -> func.HttpResponse:
     global counter
     counter += 1
     return func.HttpResponse(str(counter))
+
+
+@app.route(route="slow", methods=["GET"])
+async def slow(req: func.HttpRequest) -> func.HttpResponse:
+    await asyncio.sleep(float(req.params.get("s", "1")))
+    return func.HttpResponse(f"{TEXT} {helper.SUFFIX}")
