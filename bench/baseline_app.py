@@ -19,13 +19,17 @@ async def create(request: web.Request) -> web.Response:
     """Parse the route, build the same create request JSON, keep it in a dict, answer 202."""
     assistant_id = request.match_info["assistantId"]
     await request.read()
-    STORE[assistant_id] = json.dumps({
-        "id": assistant_id,
-        "instructions": INSTRUCTIONS,
-        "chatStorageConnectionSetting": "AzureWebJobsStorage",
-        "collectionName": "ChatState",
-    })
-    return web.Response(body=json.dumps({"assistantId": assistant_id}), status=202, content_type="application/json")
+    STORE[assistant_id] = json.dumps(
+        {
+            "id": assistant_id,
+            "instructions": INSTRUCTIONS,
+            "chatStorageConnectionSetting": "AzureWebJobsStorage",
+            "collectionName": "ChatState",
+        }
+    )
+    return web.Response(
+        body=json.dumps({"assistantId": assistant_id}), status=202, content_type="application/json"
+    )
 
 
 async def hello(request: web.Request) -> web.Response:

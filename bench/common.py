@@ -33,7 +33,7 @@ def percentile(values: Sequence[float], pct: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, int(round(pct / 100 * len(ordered) + 0.5)) - 1))
+    rank = max(0, min(len(ordered) - 1, round(pct / 100 * len(ordered) + 0.5) - 1))
     return ordered[rank]
 
 
@@ -133,22 +133,41 @@ class Server:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
 
 
-def spawn(argv: Sequence[str], *, log: Path, cwd: Path | None = None, env: Mapping[str, str] | None = None,
-          port: int, cpu: int | None = None) -> Server:
+def spawn(
+    argv: Sequence[str],
+    *,
+    log: Path,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    port: int,
+    cpu: int | None = None,
+) -> Server:
     """Start ``argv`` (pinned to ``cpu`` when possible), stdout+stderr to ``log``."""
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     full_env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), full_env.get("PYTHONPATH", "")) if p)
     with log.open("wb") as out:
         started = time.perf_counter()
-        proc = subprocess.Popen([*pin(cpu), *argv], stdout=out, stderr=subprocess.STDOUT, cwd=cwd, env=full_env)
+        proc = subprocess.Popen(
+            [*pin(cpu), *argv], stdout=out, stderr=subprocess.STDOUT, cwd=cwd, env=full_env
+        )
     return Server(proc, port, log, started)
 
 
 def spawn_host(app: Path, *args: str, env: Mapping[str, str] | None = None, cpu: int | None = None) -> Server:
     """Start ``python -m funchost start --no-reload`` on a free port for ``app``."""
     port = free_port()
-    argv = [sys.executable, "-m", "funchost", "start", "--script-root", str(app), "--port", str(port),
-            "--no-reload", *args]
+    argv = [
+        sys.executable,
+        "-m",
+        "funchost",
+        "start",
+        "--script-root",
+        str(app),
+        "--port",
+        str(port),
+        "--no-reload",
+        *args,
+    ]
     return spawn(argv, log=app.parent / f"host-{port}.log", cwd=app, env=env, port=port, cpu=cpu)
 
 

@@ -27,8 +27,11 @@ SIZES = (10, 10_000)
 
 def _rows(db: Path, assistant_id: str) -> int:
     with sqlite3.connect(db) as conn:
-        return int(conn.execute("SELECT COUNT(*) FROM entities WHERE PartitionKey = ?", (assistant_id,))
-                   .fetchone()[0])
+        return int(
+            conn.execute("SELECT COUNT(*) FROM entities WHERE PartitionKey = ?", (assistant_id,)).fetchone()[
+                0
+            ]
+        )
 
 
 async def _no_skill(skill: Skill, arguments: str) -> Any:
@@ -41,7 +44,9 @@ async def _seed(store: SqliteStore, assistant_id: str, size: int) -> datetime:
     messages = [ChatMessage(1, "You are a benchmark.", "System", start)]
     for i in range(2, size + 1):
         role = "User" if i % 2 == 0 else "Assistant"
-        messages.append(ChatMessage(i, f"message {i} " + "lorem ipsum " * 8, role, start + timedelta(seconds=i)))
+        messages.append(
+            ChatMessage(i, f"message {i} " + "lorem ipsum " * 8, role, start + timedelta(seconds=i))
+        )
     last = messages[-1].created_at
     await store.create(WHERE, AssistantState(assistant_id, True, start, last, size, 0), messages)
     return last
@@ -90,11 +95,26 @@ def measure(quick: bool = False) -> Result:
     rows = []
     for size in SIZES:
         f = figures[size]
-        rows.append([f"{size:,}", f["query all"], f"{f['query bytes']:,.0f}", f["query recent"], f["post"],
-                     f"{f['rows/post']:.0f}"])
-    rows.append(["ratio 10,000 / 10", f"{big['query all'] / small['query all']:.0f}x", "",
-                 f"{big['query recent'] / small['query recent']:.1f}x", f"{big['post'] / small['post']:.0f}x",
-                 f"{big['rows/post'] / small['rows/post']:.1f}x"])
+        rows.append(
+            [
+                f"{size:,}",
+                f["query all"],
+                f"{f['query bytes']:,.0f}",
+                f["query recent"],
+                f["post"],
+                f"{f['rows/post']:.0f}",
+            ]
+        )
+    rows.append(
+        [
+            "ratio 10,000 / 10",
+            f"{big['query all'] / small['query all']:.0f}x",
+            "",
+            f"{big['query recent'] / small['query recent']:.1f}x",
+            f"{big['post'] / small['post']:.0f}x",
+            f"{big['rows/post'] / small['rows/post']:.1f}x",
+        ]
+    )
     text = table(
         "Assistant with 10,000 messages vs 10 (SQLite store, service layer)",
         ["messages", "query all ms", "query JSON bytes", "query recent ms", "post ms", "rows written / post"],
@@ -107,11 +127,20 @@ def measure(quick: bool = False) -> Result:
     )
     ok_query = big["query recent"] <= 50 and big["query all"] <= 50
     summary = [
-        ("query, 10,000 messages", f"all {big['query all']:.1f} ms, recent {big['query recent']:.2f} ms "
-         f"(10 msgs: {small['query all']:.2f} ms)", "<= 50 ms", verdict(ok_query)),
-        ("rows written per post, 10,000 vs 10", f"{big['rows/post']:.0f} vs {small['rows/post']:.0f} "
-         f"(post {big['post']:.1f} vs {small['post']:.2f} ms)", "independent of history",
-         verdict(big["rows/post"] == small["rows/post"])),
+        (
+            "query, 10,000 messages",
+            f"all {big['query all']:.1f} ms, recent {big['query recent']:.2f} ms "
+            f"(10 msgs: {small['query all']:.2f} ms)",
+            "<= 50 ms",
+            verdict(ok_query),
+        ),
+        (
+            "rows written per post, 10,000 vs 10",
+            f"{big['rows/post']:.0f} vs {small['rows/post']:.0f} "
+            f"(post {big['post']:.1f} vs {small['post']:.2f} ms)",
+            "independent of history",
+            verdict(big["rows/post"] == small["rows/post"]),
+        ),
     ]
     return Result(text, summary)
 

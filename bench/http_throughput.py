@@ -10,7 +10,17 @@ if __package__ in (None, ""):
 
 from bench import loadgen
 from bench.common import (
-    BENCH, Result, Server, app_copy, free_port, server_cpu, spawn, spawn_host, table, verdict, wait_http,
+    BENCH,
+    Result,
+    Server,
+    app_copy,
+    free_port,
+    server_cpu,
+    spawn,
+    spawn_host,
+    table,
+    verdict,
+    wait_http,
     wait_running,
 )
 
@@ -20,8 +30,12 @@ CASES = (("CreateAssistant", "PUT", "/api/assistants/bench-{n}"), ("hello", "GET
 
 def _baseline(workdir: Path) -> Server:
     port = free_port()
-    server = spawn([sys.executable, str(BENCH / "baseline_app.py"), "--port", str(port)],
-                   log=workdir / "baseline.log", port=port, cpu=server_cpu())
+    server = spawn(
+        [sys.executable, str(BENCH / "baseline_app.py"), "--port", str(port)],
+        log=workdir / "baseline.log",
+        port=port,
+        cpu=server_cpu(),
+    )
     wait_http(server, "/api/hello")
     return server
 
@@ -58,15 +72,31 @@ def measure(quick: bool = False) -> Result:
             method = best[who].method
         for who in ("baseline", "funchost"):
             r = best[who]
-            rows.append([name, "bare aiohttp" if who == "baseline" else "funchost (memory store)", r.rps,
-                         r.p50_ms, r.p99_ms, r.errors, f"{r.rps / best['baseline'].rps:.2f}"])
+            rows.append(
+                [
+                    name,
+                    "bare aiohttp" if who == "baseline" else "funchost (memory store)",
+                    r.rps,
+                    r.p50_ms,
+                    r.p99_ms,
+                    r.errors,
+                    f"{r.rps / best['baseline'].rps:.2f}",
+                ]
+            )
         ratio = best["funchost"].rps / best["baseline"].rps
-        summary.append((f"HTTP {name} req/s vs bare aiohttp", f"{best['funchost'].rps:,.0f} vs "
-                        f"{best['baseline'].rps:,.0f} = {ratio:.2f}x (p99 {best['funchost'].p99_ms:.1f} ms)",
-                        ">= 0.7x", verdict(ratio >= 0.7)))
+        summary.append(
+            (
+                f"HTTP {name} req/s vs bare aiohttp",
+                f"{best['funchost'].rps:,.0f} vs "
+                f"{best['baseline'].rps:,.0f} = {ratio:.2f}x (p99 {best['funchost'].p99_ms:.1f} ms)",
+                ">= 0.7x",
+                verdict(ratio >= 0.7),
+            )
+        )
     text = table(
-        "HTTP throughput (fixed concurrency)", ["function", "server", "req/s", "p50 ms", "p99 ms", "errors",
-                                                "x baseline"], rows,
+        "HTTP throughput (fixed concurrency)",
+        ["function", "server", "req/s", "p50 ms", "p99 ms", "errors", "x baseline"],
+        rows,
         f"Load: {method}, {seconds:.0f} s per run after a 1 s warm-up, median of {rounds} alternating run(s); "
         f"server pinned to CPU {server_cpu()}, load generator to the other core (taskset). CreateAssistant uses "
         "1,000 rotating ids. The baseline is bench/baseline_app.py (same route parse, same request JSON, kept in "

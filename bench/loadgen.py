@@ -46,31 +46,72 @@ end
 """
 
 
-def run(url: str, method: str, pattern: str, *, concurrency: int, seconds: float, ids: int = 1_000_000,
-        count: int | None = None, tool: str = "auto") -> Load:
+def run(
+    url: str,
+    method: str,
+    pattern: str,
+    *,
+    concurrency: int,
+    seconds: float,
+    ids: int = 1_000_000,
+    count: int | None = None,
+    tool: str = "auto",
+) -> Load:
     """Load ``url + pattern`` (``{n}`` = request number modulo ``ids``) for ``seconds`` (or ``count`` requests,
     Python generator only) from the client core; wrk unless ``tool`` is ``python`` or wrk is missing."""
     if tool != "python" and count is None and shutil.which("wrk"):
         return _wrk(url, method, pattern, concurrency, seconds, ids)
-    argv = [sys.executable, str(Path(__file__).resolve()), "--url", url, "--method", method, "--pattern", pattern,
-            "--concurrency", str(concurrency), "--seconds", str(seconds), "--ids", str(ids)]
+    argv = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--url",
+        url,
+        "--method",
+        method,
+        "--pattern",
+        pattern,
+        "--concurrency",
+        str(concurrency),
+        "--seconds",
+        str(seconds),
+        "--ids",
+        str(ids),
+    ]
     if count is not None:
         argv += ["--count", str(count)]
-    out = subprocess.run([*pin(client_cpu()), *argv], capture_output=True, text=True, check=True,
-                         timeout=seconds + 120)
+    out = subprocess.run(
+        [*pin(client_cpu()), *argv], capture_output=True, text=True, check=True, timeout=seconds + 120
+    )
     data = json.loads(out.stdout)
-    return Load(data["requests"], data["seconds"], data["errors"], data["p50_ms"], data["p99_ms"],
-                f"python aiohttp client, {concurrency} connections")
+    return Load(
+        data["requests"],
+        data["seconds"],
+        data["errors"],
+        data["p50_ms"],
+        data["p99_ms"],
+        f"python aiohttp client, {concurrency} connections",
+    )
 
 
 def _wrk(url: str, method: str, pattern: str, concurrency: int, seconds: float, ids: int) -> Load:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(_LUA % {"pattern": pattern, "ids": ids, "method": method})
     try:
-        argv = ["wrk", "-t1", f"-c{concurrency}", f"-d{max(1, round(seconds))}s", "--latency", "--timeout", "10s",
-                "-s", script.name, url]
-        out = subprocess.run([*pin(client_cpu()), *argv], capture_output=True, text=True, check=True,
-                             timeout=seconds + 60).stdout
+        argv = [
+            "wrk",
+            "-t1",
+            f"-c{concurrency}",
+            f"-d{max(1, round(seconds))}s",
+            "--latency",
+            "--timeout",
+            "10s",
+            "-s",
+            script.name,
+            url,
+        ]
+        out = subprocess.run(
+            [*pin(client_cpu()), *argv], capture_output=True, text=True, check=True, timeout=seconds + 60
+        ).stdout
     finally:
         Path(script.name).unlink(missing_ok=True)
     total = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)", out)
@@ -83,8 +124,14 @@ def _wrk(url: str, method: str, pattern: str, concurrency: int, seconds: float, 
     sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     if sock:
         errors += sum(int(g) for g in sock.groups())
-    return Load(int(total.group(1)), _seconds(total.group(2), total.group(3)), errors,
-                _latency(out, "50%"), _latency(out, "99%"), f"wrk -t1 -c{concurrency}")
+    return Load(
+        int(total.group(1)),
+        _seconds(total.group(2), total.group(3)),
+        errors,
+        _latency(out, "50%"),
+        _latency(out, "99%"),
+        f"wrk -t1 -c{concurrency}",
+    )
 
 
 def _seconds(value: str, unit: str) -> float:
@@ -96,8 +143,9 @@ def _latency(out: str, label: str) -> float:
     return _seconds(found.group(1), found.group(2)) * 1000 if found else float("nan")
 
 
-async def _python_load(url: str, method: str, pattern: str, concurrency: int, seconds: float, ids: int,
-                       count: int | None) -> dict[str, float]:
+async def _python_load(
+    url: str, method: str, pattern: str, concurrency: int, seconds: float, ids: int, count: int | None
+) -> dict[str, float]:
     import aiohttp
 
     latencies: list[float] = []
@@ -126,8 +174,13 @@ async def _python_load(url: str, method: str, pattern: str, concurrency: int, se
         start = time.perf_counter()
         await asyncio.gather(*(worker(session) for _ in range(concurrency)))
         elapsed = time.perf_counter() - start
-    return {"requests": len(latencies), "seconds": elapsed, "errors": errors,
-            "p50_ms": percentile(latencies, 50) * 1000, "p99_ms": percentile(latencies, 99) * 1000}
+    return {
+        "requests": len(latencies),
+        "seconds": elapsed,
+        "errors": errors,
+        "p50_ms": percentile(latencies, 50) * 1000,
+        "p99_ms": percentile(latencies, 99) * 1000,
+    }
 
 
 def main() -> None:

@@ -29,10 +29,25 @@ def measure(quick: bool = False) -> Result:
             samples = [idle]
             for _ in range(steps):  # half creates on 100 rotating ids, half hello, in bounded counts
                 n = total // steps // 2
-                a = loadgen.run(host.url, "PUT", "/api/assistants/rss-{n}", concurrency=CONCURRENCY, seconds=300,
-                                ids=100, count=n, tool="python")
-                b = loadgen.run(host.url, "GET", "/api/hello", concurrency=CONCURRENCY, seconds=300, count=n,
-                                tool="python")
+                a = loadgen.run(
+                    host.url,
+                    "PUT",
+                    "/api/assistants/rss-{n}",
+                    concurrency=CONCURRENCY,
+                    seconds=300,
+                    ids=100,
+                    count=n,
+                    tool="python",
+                )
+                b = loadgen.run(
+                    host.url,
+                    "GET",
+                    "/api/hello",
+                    concurrency=CONCURRENCY,
+                    seconds=300,
+                    count=n,
+                    tool="python",
+                )
                 done += a.requests + b.requests
                 errors += a.errors + b.errors
                 samples.append(rss_mb(host.proc.pid))
@@ -41,14 +56,26 @@ def measure(quick: bool = False) -> Result:
             host.stop()
     growth_second_half = samples[-1] - samples[len(samples) // 2]
     text = table(
-        "RSS of the host process", ["when", "errors so far", "RSS MB", "vs idle MB"], rows,
+        "RSS of the host process",
+        ["when", "errors so far", "RSS MB", "vs idle MB"],
+        rows,
         "`funchost start --store memory` on the sample app; requests from the Python generator in its own "
         "process (exact counts), half CreateAssistant on 100 rotating ids, half hello. RSS from /proc/PID/status.",
     )
     peak = max(samples)
     ok = peak <= 100 and growth_second_half <= 5
-    return Result(text, [("RSS idle / after requests", f"{idle:.0f} MB / {samples[-1]:.0f} MB after {done:,} "
-                          f"(second half {growth_second_half:+.1f} MB)", "<= 100 MB, flat", verdict(ok))])
+    return Result(
+        text,
+        [
+            (
+                "RSS idle / after requests",
+                f"{idle:.0f} MB / {samples[-1]:.0f} MB after {done:,} "
+                f"(second half {growth_second_half:+.1f} MB)",
+                "<= 100 MB, flat",
+                verdict(ok),
+            )
+        ],
+    )
 
 
 if __name__ == "__main__":

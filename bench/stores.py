@@ -26,8 +26,12 @@ def _ensure_azurite() -> str | None:
     if found is None and local.exists():
         found = str(local)
     if found is None and shutil.which("npm"):
-        subprocess.run(["npm", "install", "--prefix", str(REPO / "bench"), "azurite"], check=False,
-                       capture_output=True, timeout=600)
+        subprocess.run(
+            ["npm", "install", "--prefix", str(REPO / "bench"), "azurite"],
+            check=False,
+            capture_output=True,
+            timeout=600,
+        )
         found = str(local) if local.exists() else None
     return found
 
@@ -37,7 +41,9 @@ def _creates(app: Path, store: str, seconds: float, env: dict[str, str] | None =
     try:
         wait_running(host)
         loadgen.run(host.url, "PUT", "/api/assistants/warm-{n}", concurrency=CONCURRENCY, seconds=1)
-        return loadgen.run(host.url, "PUT", "/api/assistants/bench-{n}", concurrency=CONCURRENCY, seconds=seconds)
+        return loadgen.run(
+            host.url, "PUT", "/api/assistants/bench-{n}", concurrency=CONCURRENCY, seconds=seconds
+        )
     finally:
         host.stop()
 
@@ -63,18 +69,27 @@ def measure(quick: bool = False) -> Result:
     rows = [[name, r.rps, r.p50_ms, r.p99_ms, r.errors, f"{r.rps / memory:.2f}"] for name, r in loads.items()]
     method = loads["memory"].method
     text = table(
-        "Creates/s through the host, per store", ["store", "creates/s", "p50 ms", "p99 ms", "errors",
-                                                  "x memory"], rows,
+        "Creates/s through the host, per store",
+        ["store", "creates/s", "p50 ms", "p99 ms", "errors", "x memory"],
+        rows,
         f"PUT /api/assistants/{{unique id}} (CreateAssistant) through `funchost start --store ...`, {method}, "
         f"{seconds:.0f} s after a 1 s warm-up, server and load generator pinned apart. Azurite: npm azurite, "
         "in-memory persistence, started by the bench on a free loopback port."
         + ("" if "tables (Azurite)" in loads else " Azurite was not found (npm missing): no Tables row."),
     )
     summary = [
-        ("SQLite creates/s vs Azurite", f"{sqlite:,.0f} vs {azurite_rps:,.0f} = {sqlite / azurite_rps:.1f}x",
-         ">= 10x", verdict(sqlite / azurite_rps >= 10)),
-        ("SQLite creates/s vs memory", f"{sqlite:,.0f} vs {memory:,.0f} = {sqlite / memory:.2f}x", ">= 0.5x",
-         verdict(sqlite / memory >= 0.5)),
+        (
+            "SQLite creates/s vs Azurite",
+            f"{sqlite:,.0f} vs {azurite_rps:,.0f} = {sqlite / azurite_rps:.1f}x",
+            ">= 10x",
+            verdict(sqlite / azurite_rps >= 10),
+        ),
+        (
+            "SQLite creates/s vs memory",
+            f"{sqlite:,.0f} vs {memory:,.0f} = {sqlite / memory:.2f}x",
+            ">= 0.5x",
+            verdict(sqlite / memory >= 0.5),
+        ),
     ]
     return Result(text, summary)
 

@@ -65,7 +65,9 @@ async def make_harness(caplog: pytest.LogCaptureFixture) -> AsyncIterator[MakeHa
         if chat is not False:
             services["chat"] = chat or ScriptedChatModel(default=echo)
         host = await Host.load(
-            HostOptions(script_root=app, apply_environment=False, services=services, overrides=overrides or {})
+            HostOptions(
+                script_root=app, apply_environment=False, services=services, overrides=overrides or {}
+            )
         )
         await host.start()
         client: TestClient[Any, Any] = TestClient(TestServer(Server(host, max_body=max_body).app))
@@ -105,11 +107,16 @@ CREATE_REFUSALS = [
     pytest.param('{"id": "a?b"}', ["U+003F", "remove it"], id="question-id"),
     pytest.param('{"id": "a\\u0001b"}', ["U+0001", "remove it"], id="control-id"),
     pytest.param('{"id": "a\\u007fb"}', ["U+007F", "remove it"], id="del-id"),
-    pytest.param(json.dumps({"id": TOO_LONG_ID}), ['"id" is 1025 UTF-16 characters long', "limited to 1 KiB", "use a shorter value"], id="long-id"),
+    pytest.param(
+        json.dumps({"id": TOO_LONG_ID}),
+        ['"id" is 1025 UTF-16 characters long', "limited to 1 KiB", "use a shorter value"],
+        id="long-id",
+    ),
     pytest.param('{"id": "ok", "instructions": 5}', ['"instructions"', "string"], id="number-instructions"),
     pytest.param('{"id": "ok", "instructions": ["a"]}', ['"instructions"', "string"], id="list-instructions"),
-    pytest.param(json.dumps({"id": "ok", "instructions": "x" * (64 * 1024 + 1)}), ["64 KiB"],
-                 id="huge-instructions"),
+    pytest.param(
+        json.dumps({"id": "ok", "instructions": "x" * (64 * 1024 + 1)}), ["64 KiB"], id="huge-instructions"
+    ),
     pytest.param('[{"id": "good1"}, {"id": "bad/one"}]', ["U+002F"], id="array-one-bad"),
     pytest.param('[{"id": "good2"}, 7]', ["number"], id="array-one-number"),
 ]
@@ -153,7 +160,10 @@ async def test_body_over_the_limit_is_413_and_not_invoked(make_harness: MakeHarn
     )
     assert "Executing 'Functions.CreateRaw'" not in h.caplog.text
     assert await snapshot(h.store) == before
-    assert await h.call("POST", "/api/json", json.dumps({"x": "y" * 900})) == (200, json.dumps({"x": "y" * 900}))
+    assert await h.call("POST", "/api/json", json.dumps({"x": "y" * 900})) == (
+        200,
+        json.dumps({"x": "y" * 900}),
+    )
 
 
 def test_default_body_limit_is_core_tools_100_mib() -> None:
@@ -177,9 +187,12 @@ async def test_unknown_admin_function_is_404(harness: Harness) -> None:
     assert await snapshot(harness.store) == before
 
 
-@pytest.mark.parametrize(("body", "got"), [(None, "an empty body"), ("[1]", "something else"),
-                                           ("{oops", "something else")])
-async def test_admin_invoke_without_a_json_object_body_is_400(harness: Harness, body: str | None, got: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "got"), [(None, "an empty body"), ("[1]", "something else"), ("{oops", "something else")]
+)
+async def test_admin_invoke_without_a_json_object_body_is_400(
+    harness: Harness, body: str | None, got: str
+) -> None:
     before = await snapshot(harness.store)
     status, text = await harness.call("POST", "/admin/functions/CreateRaw", body)
     assert status == 400
@@ -190,7 +203,10 @@ async def test_admin_invoke_without_a_json_object_body_is_400(harness: Harness, 
 
 async def test_invalid_timestamp_in_a_query_names_the_value_and_the_format(harness: Harness) -> None:
     assert await harness.call("GET", "/api/assistants/existing?timestampUTC=yesterday") == (500, "")
-    assert "Error in input binding 'state' (assistantQuery): Invalid timestamp 'yesterday'." in harness.caplog.text
+    assert (
+        "Error in input binding 'state' (assistantQuery): Invalid timestamp 'yesterday'."
+        in harness.caplog.text
+    )
     assert "Pass an ISO 8601 UTC timestamp" in harness.caplog.text
 
 
@@ -198,7 +214,10 @@ async def test_invalid_timestamp_in_a_query_names_the_value_and_the_format(harne
     ("query", "message"),
     [
         ("", "cannot resolve property 'userMessage' ('{Query.message}'): Error while accessing 'message'"),
-        ("?message=", "The assistant must have a user message. Set the assistantPost binding's 'userMessage'"),
+        (
+            "?message=",
+            "The assistant must have a user message. Set the assistantPost binding's 'userMessage'",
+        ),
     ],
     ids=["no-message", "empty-message"],
 )
@@ -265,11 +284,11 @@ async def test_missing_setting_in_an_input_binding_is_a_500_naming_it(harness: H
 # -- app code ------------------------------------------------------------------------------------------------
 
 HEAD = "import azure.functions as func\napp = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)\n"
-OK_FUNCTION = textwrap.dedent('''
+OK_FUNCTION = textwrap.dedent("""
     @app.route(route="ok")
     def ok(req: func.HttpRequest) -> func.HttpResponse:
         return func.HttpResponse("ok")
-''')
+""")
 BROKEN_FUNCTIONS = {
     "mismatch": (
         '@app.route(route="broken")\n'
@@ -296,7 +315,9 @@ BROKEN_FUNCTIONS = {
 
 
 @pytest.mark.parametrize("case", list(BROKEN_FUNCTIONS))
-async def test_a_broken_function_is_in_error_alone(tmp_path: Path, make_harness: MakeHarness, case: str) -> None:
+async def test_a_broken_function_is_in_error_alone(
+    tmp_path: Path, make_harness: MakeHarness, case: str
+) -> None:
     source, message = BROKEN_FUNCTIONS[case]
     (tmp_path / "function_app.py").write_text(HEAD + OK_FUNCTION + "\n" + source)
     (tmp_path / "host.json").write_text('{"version": "2.0"}')
@@ -352,7 +373,13 @@ async def test_v1_errors_stay_in_their_folder(tmp_path: Path, make_harness: Make
     binding = {
         "scriptFile": "__init__.py",
         "bindings": [
-            {"authLevel": "anonymous", "type": "httpTrigger", "direction": "in", "name": "req", "methods": ["get"]},
+            {
+                "authLevel": "anonymous",
+                "type": "httpTrigger",
+                "direction": "in",
+                "name": "req",
+                "methods": ["get"],
+            },
             {"type": "http", "direction": "out", "name": "$return"},
         ],
     }
@@ -367,7 +394,10 @@ async def test_v1_errors_stay_in_their_folder(tmp_path: Path, make_harness: Make
         (tmp_path / name / "function.json").write_text(json.dumps(binding))
     h = await make_harness(app=tmp_path)
     bad = h.host.find("Bad")
-    assert bad is not None and "cannot load function Bad: importing Bad/__init__.py failed." in bad.spec.errors[0]
+    assert (
+        bad is not None
+        and "cannot load function Bad: importing Bad/__init__.py failed." in bad.spec.errors[0]
+    )
     assert "SyntaxError" in bad.spec.errors[0]
     assert await h.call("GET", "/api/Good") == (200, "good")
     assert await h.call("GET", "/api/Bad") == (404, "")

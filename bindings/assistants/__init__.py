@@ -13,7 +13,7 @@ from bindings.assistants.bindings import (
     TextCompletion,
     invoke_skill,
 )
-from bindings.assistants.chat import ChatModel, ScriptedChatModel, open_chat_model
+from bindings.assistants.chat import ChatModel, ScriptedChatModel, UnavailableChatModel, open_chat_model
 from bindings.assistants.service import AssistantService, Skill
 from bindings.assistants.stores import AssistantStore, Collection, MemoryStore, open_store, sqlite_path
 from funchost.registry import BindingError, HostApi, Plugin
@@ -53,11 +53,15 @@ class AssistantsPlugin(Plugin):
             return
         try:
             store: AssistantStore = self.host.provided("store") or self._shared("store", self._open_store)
-            chat: ChatModel = self.host.provided("chat") or self._shared("chat", self._open_chat)
-        except Exception as exc:  # a broken store or cassette fails the bindings, not the host
-            self._broken = f"the assistant bindings are unavailable: {exc}"
-            self.host.log.error("Assistant bindings: %s", exc)
+        except Exception as exc:  # a broken store fails the bindings, not the host
+            self._broken = f"the assistant store could not be opened: {exc}"
+            self.host.log.error("Assistant bindings: %s", self._broken)
             return
+        try:
+            chat: ChatModel = self.host.provided("chat") or self._shared("chat", self._open_chat)
+        except Exception as exc:  # creates and queries still work; posts say why the model is missing
+            self.host.log.error("Assistant bindings: the chat model could not be set up: %s", exc)
+            chat = UnavailableChatModel(str(exc))
         self._service = AssistantService(store, chat, self.host.log)
         self.services.update(store=store, chat=chat, assistants=self._service)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from bindings.assistants.chat.base import ChatError, ChatModel, ChatReply, ChatRequest
+from bindings.assistants.chat.base import ChatError, ChatModel, ChatReply, ChatRequest, UnavailableChatModel
 from bindings.assistants.chat.cassette import RecordingChatModel, ReplayChatModel
 from bindings.assistants.chat.openai import OpenAIChatModel, resolve_endpoint
 from bindings.assistants.chat.scripted import ScriptedChatModel, echo
@@ -19,6 +19,7 @@ __all__ = [
     "RecordingChatModel",
     "ReplayChatModel",
     "ScriptedChatModel",
+    "UnavailableChatModel",
     "echo",
     "open_chat_model",
     "resolve_endpoint",
@@ -28,10 +29,15 @@ __all__ = [
 def open_chat_model(
     settings: Callable[[str], str | None], *, record: Path | None = None, replay: Path | None = None
 ) -> ChatModel:
-    """The chat model for an app: a cassette replay if given, else the openai SDK (recorded if asked)."""
+    """The chat model for an app: a cassette replay if given, else the openai SDK (recorded if asked).
+
+    Recording starts the cassette afresh, so a replay answers exactly what this run saw.
+    """
     if replay is not None:
         return ReplayChatModel(replay)
     model: ChatModel = OpenAIChatModel(settings)
     if record is not None:
+        record.parent.mkdir(parents=True, exist_ok=True)
+        record.write_text("", encoding="utf-8")
         model = RecordingChatModel(model, record)
     return model

@@ -59,3 +59,21 @@ class ChatModel(Protocol):
     async def complete(self, request: ChatRequest) -> ChatReply: ...
 
     async def close(self) -> None: ...
+
+
+class UnavailableChatModel:
+    """Stands in for a model that could not be set up (e.g. a missing cassette): every call fails with why."""
+
+    name = "unavailable"
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def describe(self) -> str:
+        return f"unavailable: {self.reason}"
+
+    async def complete(self, request: ChatRequest) -> ChatReply:
+        raise ChatError(self.reason)
+
+    async def close(self) -> None:
+        return None

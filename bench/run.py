@@ -1,0 +1,92 @@
+"""Run every benchmark and print one Markdown report: ``python bench/run.py [--quick] [--only NAME ...]``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import history, http_throughput, memory, startup, stores
+from bench.common import BENCH, REPO, Result, cores
+
+MEASURES: dict[str, Callable[[bool], Result]] = {
+    "startup": startup.measure,
+    "http": http_throughput.measure,
+    "stores": stores.measure,
+    "memory": memory.measure,
+    "history": history.measure,
+}
+EXTERNAL = ("reload_latency.py", "pytest_plugin_cost.py")
+"""Benchmarks written as standalone scripts; run as subprocesses when present, their output included."""
+
+
+def _external(script: str, quick: bool) -> str:
+    path = BENCH / script
+    if not path.exists():
+        return f"### {script}\n\nnot present in bench/ (not measured in this run).\n"
+    argv = [sys.executable, str(path), *(["--quick"] if quick else [])]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p),
+    }
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, cwd=REPO, env=env, timeout=1800)
+    except subprocess.TimeoutExpired:
+        return f"### {script}\n\ntimed out after 30 min.\n"
+    text = done.stdout.strip()
+    if done.returncode != 0:
+        text += f"\n\n(exit {done.returncode})\n```\n{done.stderr.strip()[-3000:]}\n```"
+    return f"### {script} (`python bench/{script}{' --quick' if quick else ''}`)\n\n{text}\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="shorter runs and fewer repetitions")
+    parser.add_argument("--only", nargs="+", choices=[*MEASURES, "external"], help="run only these")
+    args = parser.parse_args()
+    chosen = args.only or [*MEASURES, "external"]
+    command = "python bench/run.py" + (" --quick" if args.quick else "")
+    print("# funchost benchmarks\n")
+    print(f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+    print(f"- machine: {os.cpu_count()} CPUs (nproc), usable {len(cores())}; {platform.platform()}")
+    print(f"- Python {platform.python_version()} ({sys.executable})")
+    print(f"- command: `{command}`\n", flush=True)
+    summary: list[tuple[str, str, str, str]] = []
+    sections: list[str] = []
+    started = time.monotonic()
+    for name in chosen:
+        if name == "external":
+            continue
+        t0 = time.monotonic()
+        try:
+            result = MEASURES[name](args.quick)
+        except Exception as exc:  # one broken measure must not hide the others
+            result = Result(
+                f"### {name}\n\nfailed: {type(exc).__name__}: {exc}\n", [(name, "failed", "", "ERROR")]
+            )
+        sections.append(result.text + f"\n({time.monotonic() - t0:.0f} s)\n")
+        summary += result.summary
+        print(sections[-1], flush=True)
+    if "external" in chosen:
+        for script in EXTERNAL:
+            sections.append(_external(script, args.quick))
+            print(sections[-1], flush=True)
+    print("## Summary\n")
+    print("| measure | figure | target | verdict |\n|---|---|---|---|")
+    for row in summary:
+        print("| " + " | ".join(row) + " |")
+    print(f"\nTotal bench time: {time.monotonic() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
