@@ -17,7 +17,7 @@ from bench.common import Result, app_copy, median, percentile, table, verdict
 TESTS = 200
 QUICK_TESTS = 50
 
-CONFTEST = '''
+CONFTEST = """
 import json, os, time
 import pytest
 
@@ -32,21 +32,21 @@ def pytest_runtest_protocol(item, nextitem):
 def pytest_sessionfinish(session):
     with open(os.environ["BENCH_TIMES"], "w") as file:
         json.dump(_times, file)
-'''
+"""
 
-FUNCHOST_TEST = '''
+FUNCHOST_TEST = """
 async def test_assistant_{n}(funchost):
     host = await funchost({app!r})
     created = await host.client.put("/api/assistants/a{n}")
     assert created.status == 202
     state = await host.client.get("/api/assistants/a{n}?timestampUTC=2000-01-01T00:00:00Z")
     assert (await state.json())["exists"] is True
-'''
+"""
 
-EMPTY_TEST = '''
+EMPTY_TEST = """
 async def test_empty_{n}():
     pass
-'''
+"""
 
 
 def _run(folder: Path, template: str, count: int, app: Path) -> tuple[list[float], float]:
@@ -56,11 +56,30 @@ def _run(folder: Path, template: str, count: int, app: Path) -> tuple[list[float
     body = "".join(template.format(n=n, app=str(app)) for n in range(count + 1))
     (folder / "test_generated.py").write_text(body)
     times_file = folder / "times.json"
-    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "asyncio_mode=auto",
-            "-o", "asyncio_default_fixture_loop_scope=function", "--rootdir", str(folder), str(folder)]
+    argv = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-o",
+        "asyncio_mode=auto",
+        "-o",
+        "asyncio_default_fixture_loop_scope=function",
+        "--rootdir",
+        str(folder),
+        str(folder),
+    ]
     started = time.perf_counter()
-    proc = subprocess.run(argv, cwd=folder, capture_output=True, text=True, timeout=600,
-                          env={**_environ(), "BENCH_TIMES": str(times_file)})
+    proc = subprocess.run(
+        argv,
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**_environ(), "BENCH_TIMES": str(times_file)},
+    )
     wall = time.perf_counter() - started
     if proc.returncode != 0:
         raise RuntimeError(f"pytest failed in {folder}:\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
@@ -83,8 +102,14 @@ def measure(quick: bool = False) -> Result:
     cost = host_ms - base_ms
     rows = [
         ["empty async test (baseline)", count, base_ms, percentile(base, 90) * 1000, base_wall, "1.00"],
-        ["funchost: start sample app, PUT + GET assistant", count, host_ms, percentile(host, 90) * 1000,
-         host_wall, f"{host_ms / base_ms:.1f}"],
+        [
+            "funchost: start sample app, PUT + GET assistant",
+            count,
+            host_ms,
+            percentile(host, 90) * 1000,
+            host_wall,
+            f"{host_ms / base_ms:.1f}",
+        ],
     ]
     text = table(
         "pytest plugin: cost per test after the first",
@@ -94,8 +119,17 @@ def measure(quick: bool = False) -> Result:
         f"test of each run (imports, warm-up) is left out. Cost added by funchost: {cost:.1f} ms per test "
         "(median minus baseline median).",
     )
-    return Result(text, [("pytest plugin: create + read back, per test (median)", f"{host_ms:.1f} ms",
-                          "<= 20 ms", verdict(host_ms <= 20))])
+    return Result(
+        text,
+        [
+            (
+                "pytest plugin: create + read back, per test (median)",
+                f"{host_ms:.1f} ms",
+                "<= 20 ms",
+                verdict(host_ms <= 20),
+            )
+        ],
+    )
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import subprocess
@@ -29,11 +30,23 @@ EXTERNAL = ("reload_latency.py", "pytest_plugin_cost.py")
 """Benchmarks written as standalone scripts; run as subprocesses when present, their output included."""
 
 
-def _external(script: str, quick: bool) -> str:
+_WRAPPER = (
+    "import json, sys; sys.path.insert(0, sys.argv[1]); import importlib; "
+    "m = importlib.import_module('bench.' + sys.argv[2]); r = m.measure(sys.argv[3] == '1'); "
+    "print(r.text); print('@@SUMMARY ' + json.dumps(r.summary))"
+)
+
+
+def _external(script: str, quick: bool) -> Result:
+    """Run ``bench/script`` in its own process (via its ``measure`` when it has one, else as a script)."""
     path = BENCH / script
+    title = f"### {script}\n\n"
     if not path.exists():
-        return f"### {script}\n\nnot present in bench/ (not measured in this run).\n"
-    argv = [sys.executable, str(path), *(["--quick"] if quick else [])]
+        return Result(title + "not present in bench/ (not measured in this run).\n", [])
+    if "def measure(" in path.read_text():
+        argv = [sys.executable, "-c", _WRAPPER, str(REPO), path.stem, "1" if quick else "0"]
+    else:
+        argv = [sys.executable, str(path), *(["--quick"] if quick else [])]
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p),
@@ -41,11 +54,19 @@ def _external(script: str, quick: bool) -> str:
     try:
         done = subprocess.run(argv, capture_output=True, text=True, cwd=REPO, env=env, timeout=1800)
     except subprocess.TimeoutExpired:
-        return f"### {script}\n\ntimed out after 30 min.\n"
-    text = done.stdout.strip()
+        return Result(title + "timed out after 30 min.\n", [(script, "timed out", "", "ERROR")])
+    summary: list[tuple[str, str, str, str]] = []
+    lines = []
+    for line in done.stdout.splitlines():
+        if line.startswith("@@SUMMARY "):
+            summary += [(a, b, c, d) for a, b, c, d in json.loads(line[len("@@SUMMARY ") :])]
+        else:
+            lines.append(line)
+    text = "\n".join(lines).strip()
     if done.returncode != 0:
         text += f"\n\n(exit {done.returncode})\n```\n{done.stderr.strip()[-3000:]}\n```"
-    return f"### {script} (`python bench/{script}{' --quick' if quick else ''}`)\n\n{text}\n"
+        summary.append((script, f"exit {done.returncode}", "", "ERROR"))
+    return Result(f"{text}\n\n(`{script}` run in its own process)\n", summary)
 
 
 def main() -> int:
@@ -78,7 +99,10 @@ def main() -> int:
         print(sections[-1], flush=True)
     if "external" in chosen:
         for script in EXTERNAL:
-            sections.append(_external(script, args.quick))
+            t0 = time.monotonic()
+            result = _external(script, args.quick)
+            sections.append(result.text + f"\n({time.monotonic() - t0:.0f} s)\n")
+            summary += result.summary
             print(sections[-1], flush=True)
     print("## Summary\n")
     print("| measure | figure | target | verdict |\n|---|---|---|---|")

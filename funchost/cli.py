@@ -19,7 +19,7 @@ from aiohttp import web
 from funchost import __version__
 from funchost.console import ALWAYS, Console, ConsoleHandler, PrintToLog, level_from_name
 from funchost.host import DEFAULT_MAX_BODY, DEFAULT_PORT, Host, HostOptions
-from funchost.settings import ConfigError, load_settings
+from funchost.settings import AppConfig, ConfigError, load_settings, redact
 from funchost.web.app import Cors, Server
 from funchost.web.keys import KeyRing
 
@@ -91,6 +91,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     return int(args.run(args, root))
 
 
+class RedactSecrets(logging.Filter):
+    """Masks secret setting values (keys, connection strings) in every console log record."""
+
+    def __init__(self, config: AppConfig) -> None:
+        super().__init__()
+        self.config = config
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            import traceback
+
+            message += "\n" + "".join(traceback.format_exception(*record.exc_info)).rstrip()
+            record.exc_info = None
+            record.exc_text = None
+        record.msg, record.args = redact(message, self.config), None
+        return True
+
+
 def start(args: argparse.Namespace, root: Path) -> int:
     console = Console()
     overrides: dict[str, str] = {}
@@ -122,6 +141,7 @@ def start(args: argparse.Namespace, root: Path) -> int:
     user_level = level_from_name(args.user_log_level or os.environ.get("FUNCTIONS_USER_LOG_LEVEL")
                                  or config.host.log_level_default)
     handler = ConsoleHandler(console, verbose=args.verbose, user_level=user_level)
+    handler.addFilter(RedactSecrets(config))
     root_logger = logging.getLogger()
     root_logger.handlers[:] = [handler]
     root_logger.setLevel(logging.DEBUG if args.verbose else min(user_level, logging.INFO))

@@ -285,9 +285,19 @@ class Invoker:
             except BindingError as exc:
                 raise _binding_failure(b, exc, "output") from exc
             plan.append((b, b.plugin, options, parsed))
-        results = await asyncio.gather(
-            *(plugin.write(items, options, call) for _, plugin, options, items in plan), return_exceptions=True
-        )
+        results: list[Any]
+        if len(plan) == 1:  # the common case: no gather, no extra task per invocation
+            _, plugin, options, items = plan[0]
+            try:
+                await plugin.write(items, options, call)
+                results = [None]
+            except Exception as exc:
+                results = [exc]
+        else:
+            results = await asyncio.gather(
+                *(plugin.write(items, options, call) for _, plugin, options, items in plan),
+                return_exceptions=True,
+            )
         for (b, _, _, _), res in zip(plan, results, strict=True):
             if isinstance(res, BindingError):
                 raise _binding_failure(b, res, "output") from res

@@ -108,14 +108,14 @@ class TestHost:
 
     def service(self, name: str) -> Any:
         """An object a plugin offers (``store``, ``chat``, ``assistants``); LookupError lists the offered."""
-        found = self.host.service(name)
-        if found is None:
+        try:
+            return self.host.service(name)
+        except KeyError:
             known = sorted({n for p in self.host.registry.plugins for n in p.services})
             raise LookupError(
                 f"No plugin of the app at {self.host.script_root} offers a service named {name!r}; "
                 f"offered: {', '.join(known) or 'none'}."
-            )
-        return found
+            ) from None
 
     @property
     def records(self) -> list[logging.LogRecord]:
@@ -233,7 +233,9 @@ class Harness:
             )
         if self._env is None:
             self._env = dict(os.environ)
-        overrides = {k: str(v) for k, v in (settings or {}).items()}
+        given = {k: str(v) for k, v in (settings or {}).items()}
+        os.environ.update(given)  # app code sees test settings as environment variables, as in Azure
+        overrides = dict(given)
         services: dict[str, Any] = {}
         self._choose_store(store, overrides, services)
         self._choose_chat(chat, cassette, overrides, services)
@@ -248,6 +250,7 @@ class Harness:
         )
         host = await Host.load(options)
         host.registry.errors.extend(load_errors)
+        host.config.warnings[:] = [w for w in host.config.warnings if not _shadowed(w, given)]
         try:
             await host.start()
             server = Server(host, max_body=DEFAULT_MAX_BODY)
@@ -354,6 +357,11 @@ class Harness:
             self._root_level = None
         if errors:
             raise errors[0]
+
+
+def _shadowed(warning: str, given: Mapping[str, str]) -> bool:
+    """A "Skipping 'X' from local settings" warning about a setting the test itself gave."""
+    return any(warning.startswith(f"Skipping '{name}' from local settings") for name in given)
 
 
 def _problems(host: Host) -> list[str]:

@@ -5,15 +5,16 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
-
-import openai
-from openai import AsyncAzureOpenAI, AsyncOpenAI
-from openai.types.chat import ChatCompletion, ChatCompletionMessageFunctionToolCall
 
 from bindings.assistants.chat.base import ChatError, ChatReply, ChatRequest
 from bindings.assistants.models import ToolCall
+
+if TYPE_CHECKING:  # the SDK is imported on first use: it costs ~0.4 s, too much for every host start
+    import openai
+    from openai import AsyncOpenAI
+    from openai.types.chat import ChatCompletion
 
 __all__ = [
     "DEFAULT_AZURE_API_VERSION",
@@ -222,6 +223,8 @@ class OpenAIChatModel:
         client = self._clients.get(cache_key)
         if client is not None:
             return client
+        from openai import AsyncAzureOpenAI, AsyncOpenAI
+
         if not endpoint.is_azure:
             client = _Client(
                 AsyncOpenAI(api_key=endpoint.key, base_url=endpoint.url, max_retries=MAX_RETRIES)
@@ -246,6 +249,8 @@ class OpenAIChatModel:
         endpoint = resolve_endpoint(self._settings, request.connection)
         timeout = self._timeout()
         client = self._client(endpoint, request)
+        import openai
+
         try:
             completion = await client.sdk.chat.completions.create(**request.wire(), timeout=timeout)
         except openai.OpenAIError as error:
@@ -304,6 +309,8 @@ def _scrub(text: str, endpoint: Endpoint) -> str:
 def _failure(
     error: openai.OpenAIError, endpoint: Endpoint, request: ChatRequest, timeout: float
 ) -> ChatError:
+    import openai
+
     target = _target(endpoint, request)
     if isinstance(error, openai.APITimeoutError):
         text = (
@@ -326,6 +333,8 @@ def _failure(
 
 
 def _reply(completion: ChatCompletion, endpoint: Endpoint, request: ChatRequest) -> ChatReply:
+    from openai.types.chat import ChatCompletionMessageFunctionToolCall
+
     if not completion.choices:
         raise ChatError(
             f"The chat model returned no choices ({_target(endpoint, request)}); check the server's response."

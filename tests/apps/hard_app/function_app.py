@@ -98,3 +98,13 @@ async def hang_skill(task: str) -> str:
 @app.assistant_skill_trigger(arg_name="text", function_description="Echo the text back")
 def echo_skill(text: str) -> str:
     return f"echo:{text}"
+
+
+@app.route(route="leak", methods=["GET"])
+def leak(req: func.HttpRequest) -> func.HttpResponse:
+    import logging
+    import os
+
+    storage = os.environ.get("AzureWebJobsStorage", "")
+    logging.info("connecting with %s and key %s", storage, os.environ.get("AZURE_OPENAI_KEY"))
+    raise RuntimeError(f"could not connect with {storage}")

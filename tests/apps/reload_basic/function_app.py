@@ -3,7 +3,6 @@
 import asyncio
 
 import azure.functions as func
-
 import helper
 
 TEXT = "v0"
