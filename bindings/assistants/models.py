@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 ROLES = ("System", "User", "Assistant", "Tool")
 
@@ -43,11 +43,10 @@ class ToolCall:
     kind: str = "Function"
 
 
-@dataclass(frozen=True)
-class ChatMessage:
-    """One ``msg-XXXX`` row."""
+class ChatMessage(NamedTuple):
+    """One ``msg-XXXX`` row (a NamedTuple: a long history builds tens of thousands of them per load)."""
 
-    index: int
+    index: int  # type: ignore[assignment]  # shadows tuple.index on purpose: the field is the row number
     """1-based; RowKey is ``msg-`` + upper-case hex, 4 digits."""
     content: str
     role: str
@@ -368,6 +367,8 @@ def newtonsoft_dumps(value: Any) -> str:
 
 
 def _reserialized(tool_calls: str) -> str:
+    if not tool_calls:
+        return ""
     try:
         return tool_calls_to_text(tool_calls_from_text(tool_calls))
     except ValueError:

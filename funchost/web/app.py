@@ -102,7 +102,8 @@ class Server:
         if host.state != "Running":
             return web.Response(status=503, text="Function host is not running.")
         if lowered.startswith("/admin/"):
-            if self.keys is not None and not self.keys.is_admin(request):
+            anonymous = lowered.rstrip("/") == "/admin/host/ping"  # the host's ping has no auth attribute
+            if self.keys is not None and not anonymous and not self.keys.is_admin(request):
                 return web.Response(status=401)
             return await self._admin(request, host, lowered)
         match = host.routes.match(request.method, request.rel_url.raw_path)

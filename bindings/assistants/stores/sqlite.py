@@ -18,7 +18,6 @@ from bindings.assistants.models import (
     ChatMessage,
     is_message_row,
     message_entity,
-    message_from_entity,
     state_entity,
     state_from_entity,
 )
@@ -74,9 +73,10 @@ PRAGMA user_version = 1;
 
 _WHERE_PARTITION = "connection = ? AND table_name = ? AND PartitionKey = ?"
 _MESSAGES = "RowKey >= 'msg-' AND RowKey < 'msg.'"
-LOAD_ALL_SQL = f"SELECT {_SELECT_LIST} FROM entities WHERE {_WHERE_PARTITION} AND {_MESSAGES} ORDER BY RowKey"
+_MESSAGE_LIST = "RowKey, Content, Role, Name, CreatedAt, ToolCalls"
+LOAD_ALL_SQL = f"SELECT {_MESSAGE_LIST} FROM entities WHERE {_WHERE_PARTITION} AND {_MESSAGES} ORDER BY RowKey"
 LOAD_AFTER_SQL = (
-    f"SELECT {_SELECT_LIST} FROM entities INDEXED BY entities_created_at "
+    f"SELECT {_MESSAGE_LIST} FROM entities INDEXED BY entities_created_at "
     f"WHERE {_WHERE_PARTITION} AND CreatedAt > ? AND {_MESSAGES} ORDER BY RowKey"
 )
 """Uses the CreatedAt index, so only the rows after the timestamp are read."""
@@ -115,6 +115,29 @@ def _entity(row: sqlite3.Row) -> dict[str, Any]:
             value = bool(value)
         entity[prop] = value
     return entity
+
+
+_MIN_UTC = datetime(1, 1, 1, tzinfo=UTC)
+
+
+def _messages(rows: Sequence[sqlite3.Row]) -> list[ChatMessage]:
+    """Message rows straight to ChatMessage (the hot path of a long history: no entity dicts)."""
+    parse = datetime.fromisoformat
+    out = []
+    for row_key, content, role, name, created, tool_calls in rows:
+        if not is_message_row(row_key):
+            continue
+        out.append(
+            ChatMessage(
+                int(row_key[4:], 16),
+                content or "",
+                role or "",
+                parse(created) if created else _MIN_UTC,
+                name,
+                tool_calls or "",
+            )
+        )
+    return out
 
 
 class SqliteStore:
@@ -231,7 +254,7 @@ class SqliteStore:
                     rows = conn.execute(LOAD_ALL_SQL, key).fetchall()
                 else:
                     rows = conn.execute(LOAD_AFTER_SQL, (*key, _text_datetime(after))).fetchall()
-            messages = [message_from_entity(_entity(r)) for r in rows if is_message_row(r["RowKey"])]
+            messages = _messages(rows)
             if after is not None:  # exact comparison (text order is time order; this guards odd rows)
                 messages = [m for m in messages if m.created_at > after]
             return state_from_entity(_entity(state)), messages
