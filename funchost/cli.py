@@ -35,26 +35,54 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--script-root", "--prefix", dest="script_root", default=".",
-                       help="the function app folder (default: the current folder)")
+        p.add_argument(
+            "--script-root",
+            "--prefix",
+            dest="script_root",
+            default=".",
+            help="the function app folder (default: the current folder)",
+        )
 
     start = sub.add_parser("start", help="serve the function app, like `func start`")
     common(start)
     start.add_argument("--port", "-p", type=int, help="port (default: Host.LocalHttpPort, else 7071)")
-    start.add_argument("--host", "--address", dest="bind", default=None,
-                       help="address to bind (default: Host.LocalHttpAddress, else 127.0.0.1)")
+    start.add_argument(
+        "--host",
+        "--address",
+        dest="bind",
+        default=None,
+        help="address to bind (default: Host.LocalHttpAddress, else 127.0.0.1)",
+    )
     start.add_argument("--cors", help="comma-separated allowed origins, * for any")
-    start.add_argument("--cors-credentials", action="store_true", default=None, help="allow credentials in CORS")
+    start.add_argument(
+        "--cors-credentials", action="store_true", default=None, help="allow credentials in CORS"
+    )
     start.add_argument("--functions", nargs="+", help="only load these functions")
     start.add_argument("--verbose", action="store_true", help="show host logs at Information level")
-    start.add_argument("--no-reload", dest="reload", action="store_false", help="do not reload on file changes")
-    start.add_argument("--enable-auth", "--enableAuth", dest="enable_auth", action="store_true",
-                       help="enforce function and admin keys (.funchost/keys.json)")
-    start.add_argument("--max-request-body-size", type=int, default=DEFAULT_MAX_BODY,
-                       help="largest request body in bytes (default 100 MiB, like Core Tools)")
-    start.add_argument("--store", choices=["sqlite", "memory", "tables"],
-                       help="assistant store (default: FUNCHOST_STORE, else sqlite)")
-    start.add_argument("--chat-record", metavar="FILE", help="record every model call to a cassette (JSON lines)")
+    start.add_argument(
+        "--no-reload", dest="reload", action="store_false", help="do not reload on file changes"
+    )
+    start.add_argument(
+        "--enable-auth",
+        "--enableAuth",
+        dest="enable_auth",
+        action="store_true",
+        help="enforce function and admin keys (.funchost/keys.json)",
+    )
+    start.add_argument(
+        "--max-request-body-size",
+        type=int,
+        default=DEFAULT_MAX_BODY,
+        help="largest request body in bytes (default 100 MiB, like Core Tools)",
+    )
+    start.add_argument(
+        "--store",
+        choices=["sqlite", "memory", "tables"],
+        help="assistant store (default: FUNCHOST_STORE, else sqlite)",
+    )
+    start.add_argument(
+        "--chat-record", metavar="FILE", help="record every model call to a cassette (JSON lines)"
+    )
     start.add_argument("--chat-replay", metavar="FILE", help="answer model calls from a cassette, offline")
     start.add_argument("--user-log-level", help="minimum level of user logs (Trace..None)")
 
@@ -127,19 +155,23 @@ def start(args: argparse.Namespace, root: Path) -> int:
     port = args.port or config.local.local_http_port or DEFAULT_PORT
     bind = args.bind or config.setting("Host:LocalHttpAddress") or "127.0.0.1"
     cors_origins = [o for o in (args.cors.split(",") if args.cors else config.local.cors) if o]
-    credentials = args.cors_credentials if args.cors_credentials is not None else config.local.cors_credentials
+    credentials = (
+        args.cors_credentials if args.cors_credentials is not None else config.local.cors_credentials
+    )
     try:
         sock = _listen(bind, port)
     except OSError as exc:
         if exc.errno in (errno.EADDRINUSE, errno.EACCES):
             console.write(
                 f"Port {port} is unavailable. Close the process using that port, or specify another port "
-                "using --port [-p].", "red"
+                "using --port [-p].",
+                "red",
             )
             return 1
         raise
-    user_level = level_from_name(args.user_log_level or os.environ.get("FUNCTIONS_USER_LOG_LEVEL")
-                                 or config.host.log_level_default)
+    user_level = level_from_name(
+        args.user_log_level or os.environ.get("FUNCTIONS_USER_LOG_LEVEL") or config.host.log_level_default
+    )
     handler = ConsoleHandler(console, verbose=args.verbose, user_level=user_level)
     handler.addFilter(RedactSecrets(config))
     root_logger = logging.getLogger()
@@ -160,8 +192,9 @@ def start(args: argparse.Namespace, root: Path) -> int:
     )
     cors = Cors(tuple(cors_origins), bool(credentials)) if cors_origins else None
     if cors and cors.credentials and "*" in cors.origins:
-        console.write("CORS: '*' cannot be combined with --cors-credentials; credentials are not allowed.",
-                      "darkyellow")
+        console.write(
+            "CORS: '*' cannot be combined with --cors-credentials; credentials are not allowed.", "darkyellow"
+        )
         cors = Cors(cors.origins, False)
     stdout, sys.stdout = sys.stdout, PrintToLog()  # print() in functions becomes timestamped log lines
     try:
@@ -181,7 +214,8 @@ async def _serve(
     console.write()
     if options.bind not in ("127.0.0.1", "localhost", "::1"):
         log.warning(
-            "Listening on %s: the app is reachable from other machines%s.", options.bind,
+            "Listening on %s: the app is reachable from other machines%s.",
+            options.bind,
             "" if options.enable_auth else " and keys are not enforced (add --enable-auth)",
         )
     try:
@@ -205,8 +239,13 @@ async def _serve(
     for line in host.describe():
         log.info(line, extra={ALWAYS: True})
     if keys is not None:
-        log.info("Auth is on. Master key: %s  Function key: %s  (%s)", keys.master, keys.function, keys.path,
-                 extra={ALWAYS: True})
+        log.info(
+            "Auth is on. Master key: %s  Function key: %s  (%s)",
+            keys.master,
+            keys.function,
+            keys.path,
+            extra={ALWAYS: True},
+        )
     if not options.verbose:
         console.write("For detailed output, run funchost with --verbose flag.", "darkcyan")
     stop = asyncio.Event()

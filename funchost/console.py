@@ -64,7 +64,10 @@ class Console:
         """One timestamped line per line of ``message``, like Core Tools."""
         stamp = self.paint(f"[{timestamp(moment)}]", "gray")
         color = LEVEL_COLORS.get(level)
-        out = [f"{stamp} {self.paint(line, color if level != logging.INFO else None)}" for line in message.split("\n")]
+        out = [
+            f"{stamp} {self.paint(line, color if level != logging.INFO else None)}"
+            for line in message.split("\n")
+        ]
         self.stream.write("\n".join(out) + "\n")
         self.stream.flush()
 
@@ -85,7 +88,11 @@ class Console:
             methods_text = "[" + ",".join(str(m).upper() for m in methods) + "]" if methods else ""
             route = trigger.get("route") or fn.name
             url = f"{base_url}/{route_prefix}/{route}" if route_prefix else f"{base_url}/{route}"
-            line = self.paint(f"{fn.name}:", "darkyellow") + " " + self.paint(f"{methods_text} {url}", "darkgreen")
+            line = (
+                self.paint(f"{fn.name}:", "darkyellow")
+                + " "
+                + self.paint(f"{methods_text} {url}", "darkgreen")
+            )
             self.write("\t" + line)
             self.write()
         for fn in [f for f in shown if not f.is_http]:
@@ -118,7 +125,11 @@ class ConsoleHandler(logging.Handler):
             return
         try:
             message = record.getMessage()
-            if record.exc_info and record.exc_info[1] is not None and not getattr(record, "stack_shown", False):
+            if (
+                record.exc_info
+                and record.exc_info[1] is not None
+                and not getattr(record, "stack_shown", False)
+            ):
                 import traceback
 
                 message += "\n" + "".join(traceback.format_exception(*record.exc_info)).rstrip()

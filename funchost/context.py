@@ -55,7 +55,9 @@ thread_local = threading.local()
 class Context(func.Context):
     """What a function receives as ``context``."""
 
-    def __init__(self, invocation_id: str, function_name: str, function_directory: str, traceparent: str = "") -> None:
+    def __init__(
+        self, invocation_id: str, function_name: str, function_directory: str, traceparent: str = ""
+    ) -> None:
         self._invocation_id = invocation_id
         self._function_name = function_name
         self._function_directory = function_directory

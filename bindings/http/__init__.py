@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from funchost.registry import HostApi, Plugin
-
 from bindings.http.bindings import HttpOutput, HttpTrigger
+from funchost.registry import HostApi, Plugin
 
 __all__ = ["HttpOutput", "HttpTrigger", "plugin"]
 

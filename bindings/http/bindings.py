@@ -8,6 +8,8 @@ from typing import Any, ClassVar
 import azure.functions as func
 from aiohttp import web
 
+from bindings.http.convert import request_headers, to_http_request, to_response
+from bindings.http.options import HttpOutputOptions, HttpTriggerOptions
 from funchost.expressions import http_binding_data
 from funchost.invocation import InvocationError
 from funchost.registry import (
@@ -21,9 +23,6 @@ from funchost.registry import (
 )
 from funchost.spec import BindingSpec, FunctionSpec
 from funchost.web.routing import RouteError, RouteTemplate
-
-from bindings.http.convert import request_headers, to_http_request, to_response
-from bindings.http.options import HttpOutputOptions, HttpTriggerOptions
 
 
 class HttpTrigger(Trigger):
@@ -43,7 +42,7 @@ class HttpTrigger(Trigger):
     def admin_input(self, function: FunctionSpec, options: BindingOptions, text: str) -> TriggerData:
         raise BindingError(
             "An HttpRequest is required: HTTP functions cannot be run through the admin API. "
-            f"Call the function's URL instead (see the Functions: list)."
+            "Call the function's URL instead (see the Functions: list)."
         )
 
     async def start(self, functions: Sequence[FunctionSpec]) -> None:

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import azure.functions as func
-from azure.functions.http import HttpRequest as WorkerHttpRequest
 from aiohttp import web
+from azure.functions.http import HttpRequest as WorkerHttpRequest
 from multidict import CIMultiDict
 
 
@@ -106,5 +106,7 @@ def _from_object(obj: dict[str, Any], body_key: str) -> web.Response:
     headers = {str(k): str(v) for k, v in (lowered.get("headers") or {}).items()}
     body = obj[body_key]
     payload = body if isinstance(body, str) else json.dumps(body)
-    headers.setdefault("Content-Type", "text/plain; charset=utf-8" if isinstance(body, str) else "application/json")
+    headers.setdefault(
+        "Content-Type", "text/plain; charset=utf-8" if isinstance(body, str) else "application/json"
+    )
     return web.Response(status=int(status), body=payload.encode("utf-8"), headers=headers)

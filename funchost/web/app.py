@@ -69,7 +69,9 @@ class Server:
             and "Access-Control-Request-Method" in request.headers
         ):
             response: web.StreamResponse = web.Response(status=204)
-            response.headers["Access-Control-Allow-Methods"] = request.headers["Access-Control-Request-Method"]
+            response.headers["Access-Control-Allow-Methods"] = request.headers[
+                "Access-Control-Request-Method"
+            ]
             requested = request.headers.get("Access-Control-Request-Headers")
             if requested:
                 response.headers["Access-Control-Allow-Headers"] = requested
@@ -79,13 +81,16 @@ class Server:
             except web.HTTPRequestEntityTooLarge as exc:
                 log.warning(
                     "Request to %s refused: body larger than the limit of %d bytes (413). Raise it with "
-                    "--max-request-body-size.", request.path, self.app._client_max_size,
+                    "--max-request-body-size.",
+                    request.path,
+                    self.app._client_max_size,
                 )
                 response = web.Response(status=413)
                 del exc
         if cors is not None and origin:
-            response.headers["Access-Control-Allow-Origin"] = "*" if "*" in cors.origins and not cors.credentials \
-                else origin
+            response.headers["Access-Control-Allow-Origin"] = (
+                "*" if "*" in cors.origins and not cors.credentials else origin
+            )
             if cors.credentials:
                 response.headers["Access-Control-Allow-Credentials"] = "true"
             if "*" not in cors.origins or cors.credentials:
@@ -150,8 +155,9 @@ class Server:
             body = None
         if not isinstance(body, dict):
             return _problem(
-                400, f"POST /admin/functions/{name} needs a JSON body like {{\"input\": \"...\"}}; "
-                f"got {'an empty body' if not raw else 'something else'}."
+                400,
+                f'POST /admin/functions/{name} needs a JSON body like {{"input": "..."}}; '
+                f"got {'an empty body' if not raw else 'something else'}.",
             )
         value = next((v for k, v in body.items() if k.lower() == "input"), "")
         text = value if isinstance(value, str) else json.dumps(value)

@@ -1,0 +1,124 @@
+"""Console: the Functions: block, timestamped lines, level filtering, print() capture."""
+
+from __future__ import annotations
+
+import io
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+
+from funchost.console import Console, ConsoleHandler, PrintToLog, level_from_name, timestamp
+from funchost.spec import BindingSpec, FunctionSpec
+
+MOMENT = datetime(2024, 10, 24, 10, 0, 0, 123456, tzinfo=UTC)
+
+
+def spec(
+    name: str, trigger: dict[str, object], *, disabled: bool = False, errors: list[str] | None = None
+) -> FunctionSpec:
+    raw = {"name": "req", "direction": "in", **trigger}
+    binding = BindingSpec(name="req", type=str(trigger["type"]), direction="in", raw=raw)
+    return FunctionSpec(
+        name=name,
+        bindings=(binding,),
+        func=None,
+        directory=Path("."),
+        script_file=Path("function_app.py"),
+        errors=list(errors or []),
+        disabled=disabled,
+    )
+
+
+def http(route: str, methods: list[str] | None = None) -> dict[str, object]:
+    data: dict[str, object] = {"type": "httpTrigger", "route": route}
+    if methods is not None:
+        data["methods"] = methods
+    return data
+
+
+def test_timestamp_format() -> None:
+    assert timestamp(MOMENT) == "2024-10-24T10:00:00.123Z"
+
+
+def test_functions_block_exact() -> None:
+    out = io.StringIO()
+    functions = [
+        spec("zeta", http("items/{id}", ["get", "post"])),
+        spec("AddTodo", {"type": "assistantSkillTrigger"}),
+        spec("hello", http("hello")),
+        spec("Create", http("assistants/{assistantId}", ["PUT"])),
+        spec("Old", http("old"), disabled=True),
+        spec("Broken", http("broken"), errors=["bad"]),
+    ]
+    Console(out).functions_block(functions, "http://localhost:7071", "api")
+    assert out.getvalue() == (
+        "\nFunctions:\n\n"
+        "\tCreate: [PUT] http://localhost:7071/api/assistants/{assistantId}\n\n"
+        "\thello:  http://localhost:7071/api/hello\n\n"
+        "\tzeta: [GET,POST] http://localhost:7071/api/items/{id}\n\n"
+        "\tAddTodo: assistantSkillTrigger\n\n"
+        "Function Old is disabled.\n"
+    )
+
+
+def test_functions_block_empty_prefix_and_nothing_to_show() -> None:
+    out = io.StringIO()
+    Console(out).functions_block([spec("a", http("x"))], "http://localhost:1", "")
+    assert "\ta:  http://localhost:1/x\n" in out.getvalue()
+    empty = io.StringIO()
+    Console(empty).functions_block([], "http://localhost:1", "api")
+    assert empty.getvalue() == ""
+
+
+def test_colours_only_when_asked() -> None:
+    plain, coloured = io.StringIO(), io.StringIO()
+    Console(plain).write("Functions:", "darkyellow")
+    Console(coloured, color=True).write("Functions:", "darkyellow")
+    assert plain.getvalue() == "Functions:\n"
+    assert coloured.getvalue() == "\x1b[33mFunctions:\x1b[0m\n"
+
+
+def test_multi_line_message_gets_a_stamp_per_line() -> None:
+    out = io.StringIO()
+    Console(out).log_lines("one\ntwo", logging.ERROR, MOMENT)
+    assert out.getvalue() == "[2024-10-24T10:00:00.123Z] one\n[2024-10-24T10:00:00.123Z] two\n"
+
+
+def _record(name: str, level: int, msg: str = "m") -> logging.LogRecord:
+    return logging.LogRecord(name, level, __file__, 1, msg, None, None)
+
+
+def test_handler_filters_system_logs_unless_verbose() -> None:
+    quiet = ConsoleHandler(Console(io.StringIO()))
+    loud = ConsoleHandler(Console(io.StringIO()), verbose=True)
+    assert not quiet.wanted(_record("funchost.host", logging.INFO))
+    assert quiet.wanted(_record("funchost.host", logging.WARNING))
+    assert loud.wanted(_record("aiohttp.server", logging.DEBUG))
+    assert quiet.wanted(_record("Function.hello", logging.INFO))
+    assert quiet.wanted(_record("root", logging.INFO))
+    assert not quiet.wanted(_record("root", logging.DEBUG))
+    strict = ConsoleHandler(Console(io.StringIO()), user_level=level_from_name("Warning"))
+    assert not strict.wanted(_record("Function.hello", logging.INFO))
+
+
+def test_print_to_log_emits_whole_lines() -> None:
+    records: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record.getMessage())
+
+    logger = logging.getLogger("Host.Function.Console.test")
+    logger.addHandler(Keep())
+    logger.setLevel(logging.INFO)
+    stream = PrintToLog("Host.Function.Console.test")
+    print("partial", end="", file=stream)
+    assert records == []
+    print(" line\nsecond", file=stream)
+    assert records == ["partial line", "second"]
+
+
+def test_level_names() -> None:
+    assert level_from_name("Trace") == logging.DEBUG
+    assert level_from_name("None") > logging.CRITICAL
+    assert level_from_name(None) == logging.INFO
