@@ -114,14 +114,15 @@ def run(requests: int, concurrency: int, store: str) -> Result:
         shutil.copytree(APP, app, ignore=shutil.ignore_patterns("__pycache__", ".funchost"))
         port = _free_port()
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "FUNCHOST_CHAT": "scripted"}
+        log = (Path(tmp) / "funchost.log").open("wb")
         proc = subprocess.Popen(
             [sys.executable, "-m", "funchost", "start", "--script-root", str(app), "--port", str(port),
              "--no-reload", "--store", store],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
+            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
         )  # fmt: skip
         try:
             url = f"http://127.0.0.1:{port}"
-            _wait_running(url, proc)
+            _wait_running(url, proc, Path(log.name))
             asyncio.run(drive(url, result, proc.pid))
         finally:
             proc.send_signal(signal.SIGINT)
@@ -130,16 +131,17 @@ def run(requests: int, concurrency: int, store: str) -> Result:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(5)
+            log.close()
     return result
 
 
-def _wait_running(url: str, proc: subprocess.Popen[bytes]) -> None:
+def _wait_running(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     import urllib.request
 
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+            out = log.read_text(errors="replace")
             raise SystemExit(f"funchost exited with {proc.returncode}:\n{out}")
         try:
             with urllib.request.urlopen(url + "/admin/host/status", timeout=2) as resp:

@@ -19,7 +19,7 @@ from aiohttp import web
 from funchost import __version__
 from funchost.console import ALWAYS, Console, ConsoleHandler, PrintToLog, level_from_name
 from funchost.host import DEFAULT_MAX_BODY, DEFAULT_PORT, Host, HostOptions
-from funchost.settings import AppConfig, ConfigError, load_settings, redact
+from funchost.settings import AppConfig, ConfigError, Redactor, load_settings
 from funchost.web.app import Cors, Server
 from funchost.web.keys import KeyRing
 
@@ -124,7 +124,7 @@ class RedactSecrets(logging.Filter):
 
     def __init__(self, config: AppConfig) -> None:
         super().__init__()
-        self.config = config
+        self.redact = Redactor(config.settings)
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
@@ -134,7 +134,7 @@ class RedactSecrets(logging.Filter):
             message += "\n" + "".join(traceback.format_exception(*record.exc_info)).rstrip()
             record.exc_info = None
             record.exc_text = None
-        record.msg, record.args = redact(message, self.config), None
+        record.msg, record.args = self.redact(message), None
         return True
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TextIO
@@ -40,6 +42,20 @@ def timestamp(moment: datetime | None = None) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
+_second: tuple[int, str] = (-1, "")
+
+
+def stamp_of(created: float) -> str:
+    """``timestamp()`` of an epoch time, with the seconds part cached (it is on every log line)."""
+    global _second
+    whole = int(created)
+    second, prefix = _second
+    if whole != second:
+        prefix = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(whole))
+        _second = (whole, prefix)
+    return f"{prefix}{int((created - whole) * 1000):03d}Z"
+
+
 def is_system(logger_name: str) -> bool:
     return logger_name.split(".", 1)[0] in SYSTEM_PREFIXES
 
@@ -50,6 +66,25 @@ class Console:
     def __init__(self, stream: TextIO | None = None, color: bool | None = None) -> None:
         self.stream = stream or sys.stdout
         self.color = self.stream.isatty() if color is None else color
+        self._flush_scheduled = False
+
+    def _flush_soon(self) -> None:
+        """Flush once per event-loop iteration (a burst of requests shares one write), at once elsewhere."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.stream.flush()
+            return
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        try:
+            self.stream.flush()
+        except (OSError, ValueError):  # a closed pipe must not break the host
+            pass
 
     def paint(self, text: str, color: str | None) -> str:
         if not self.color or not color:
@@ -58,18 +93,18 @@ class Console:
 
     def write(self, text: str = "", color: str | None = None) -> None:
         self.stream.write(self.paint(text, color) + "\n")
-        self.stream.flush()
+        self._flush_soon()
 
-    def log_lines(self, message: str, level: int = logging.INFO, moment: datetime | None = None) -> None:
+    def log_lines(self, message: str, level: int = logging.INFO, created: float | None = None) -> None:
         """One timestamped line per line of ``message``, like Core Tools."""
-        stamp = self.paint(f"[{timestamp(moment)}]", "gray")
-        color = LEVEL_COLORS.get(level)
-        out = [
-            f"{stamp} {self.paint(line, color if level != logging.INFO else None)}"
-            for line in message.split("\n")
-        ]
-        self.stream.write("\n".join(out) + "\n")
-        self.stream.flush()
+        stamp = self.paint(f"[{stamp_of(time.time() if created is None else created)}]", "gray")
+        if "\n" not in message and not self.color:
+            self.stream.write(f"{stamp} {message}\n")
+        else:
+            color = LEVEL_COLORS.get(level) if level != logging.INFO else None
+            out = [f"{stamp} {self.paint(line, color)}" for line in message.split("\n")]
+            self.stream.write("\n".join(out) + "\n")
+        self._flush_soon()
 
     def functions_block(self, functions: Sequence[FunctionSpec], base_url: str, route_prefix: str) -> None:
         """The ``Functions:`` block: HTTP functions, then the others, then disabled ones; name order.
@@ -133,7 +168,7 @@ class ConsoleHandler(logging.Handler):
                 import traceback
 
                 message += "\n" + "".join(traceback.format_exception(*record.exc_info)).rstrip()
-            self.console.log_lines(message, record.levelno, datetime.fromtimestamp(record.created, UTC))
+            self.console.log_lines(message, record.levelno, record.created)
         except Exception:  # pragma: no cover - logging must never raise
             self.handleError(record)
 

@@ -11,6 +11,7 @@ import contextvars
 import functools
 import json
 import logging
+import random
 import time
 import traceback
 import uuid
@@ -38,6 +39,8 @@ from funchost.registry import (
     parse_options,
 )
 from funchost.spec import BindingSpec, FunctionSpec
+
+_random = random.Random()
 
 current_invocation: contextvars.ContextVar[str | None] = contextvars.ContextVar("funchost_invocation", default=None)
 """The invocation id of the code running now (visible to logging in user code and its threads)."""
@@ -96,6 +99,10 @@ class BoundFunction:
     inputs: list[BoundBinding]
     outputs: list[BoundBinding]
     implicit_return: bool
+
+    def __post_init__(self) -> None:
+        self.log = logging.getLogger(f"Function.{self.spec.name}")
+        """The category the host logs invocations under (shown by default, like Core Tools)."""
 
 
 def bind_function(spec: FunctionSpec, registry: Registry, lookup: SettingLookup) -> BoundFunction:
@@ -190,9 +197,9 @@ class Invoker:
 
     async def invoke(self, bound: BoundFunction, trigger: TriggerData) -> InvocationResult:
         fn = bound.spec
-        invocation_id = str(uuid.uuid4())
-        log = logging.getLogger(f"Function.{fn.name}")
-        log.info("Executing 'Functions.%s' (Reason='%s', Id=%s)", fn.name, trigger.reason, invocation_id)
+        invocation_id = new_invocation_id()
+        log = bound.log
+        _info(log, "Executing 'Functions.%s' (Reason='%s', Id=%s)", fn.name, trigger.reason, invocation_id)
         started = time.perf_counter()
         token = current_invocation.set(invocation_id)
         self.in_flight += 1
@@ -212,7 +219,7 @@ class Invoker:
             self.in_flight -= 1
             current_invocation.reset(token)
         duration = int((time.perf_counter() - started) * 1000)
-        log.info("Executed 'Functions.%s' (Succeeded, Id=%s, Duration=%dms)", fn.name, invocation_id, duration)
+        _info(log, "Executed 'Functions.%s' (Succeeded, Id=%s, Duration=%dms)", fn.name, invocation_id, duration)
         return result
 
     async def _run(self, bound: BoundFunction, trigger: TriggerData, invocation_id: str) -> InvocationResult:
@@ -314,6 +321,17 @@ class Invoker:
         stack = "".join(traceback.extract_tb(exc.__traceback__).format())
         body = f"Result: Failure\nException: {type(exc).__name__}: {exc}\nStack: {stack}".rstrip()
         return f"{head} {body}", 500
+
+
+def new_invocation_id() -> str:
+    """A random (version 4) GUID; from the PRNG, not os.urandom: it is made on every invocation."""
+    return str(uuid.UUID(int=_random.getrandbits(128), version=4))
+
+
+def _info(log: logging.Logger, msg: str, *args: object) -> None:
+    """``log.info`` without the caller lookup (a stack walk) the logging module does for every record."""
+    if log.isEnabledFor(logging.INFO):
+        log.handle(log.makeRecord(log.name, logging.INFO, __file__, 0, msg, args, None))
 
 
 def _binding_failure(b: BoundBinding, exc: BindingError, role: str) -> BindingError:

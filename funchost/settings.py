@@ -698,20 +698,39 @@ def mask(value: str) -> str:
     return _MASK if value else ""
 
 
+class Redactor:
+    """Masks the secret-looking setting values (and connection-string key fragments) in texts.
+
+    Built once per configuration: it sits on every log line, so the secrets are found once and matched with
+    one compiled pattern.
+    """
+
+    def __init__(self, settings: Mapping[str, str]) -> None:
+        secrets = sorted(
+            {
+                value
+                for name, value in settings.items()
+                if len(value) >= _MIN_SECRET_LENGTH
+                and value.lower() not in ("true", "false")
+                and not _is_number(value)
+                and is_secret(name, value)
+            },
+            key=len,
+            reverse=True,
+        )
+        self._values = re.compile("|".join(map(re.escape, secrets))) if secrets else None
+
+    def __call__(self, text: str) -> str:
+        if self._values is not None:
+            text = self._values.sub(_MASK, text)
+        if "=" not in text:
+            return text
+        return _SECRET_FRAGMENT.sub(lambda m: f"{m.group(1)}={_MASK}", text)
+
+
 def redact(text: str, config: AppConfig | Mapping[str, str]) -> str:
     """Replace every secret-looking setting value (and connection-string key fragments) in a text."""
-    settings = config.settings if isinstance(config, AppConfig) else config
-    secrets = {
-        value
-        for name, value in settings.items()
-        if len(value) >= _MIN_SECRET_LENGTH
-        and value.lower() not in ("true", "false")
-        and not _is_number(value)
-        and is_secret(name, value)
-    }
-    for value in sorted(secrets, key=len, reverse=True):
-        text = text.replace(value, _MASK)
-    return _SECRET_FRAGMENT.sub(lambda m: f"{m.group(1)}={_MASK}", text)
+    return Redactor(config.settings if isinstance(config, AppConfig) else config)(text)
 
 
 def _is_number(text: str) -> bool:

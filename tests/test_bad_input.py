@@ -324,7 +324,7 @@ async def test_a_broken_function_is_in_error_alone(
     h = await make_harness(app=tmp_path)
     broken = h.host.find("broken")
     assert broken is not None and any(message in e for e in broken.spec.errors), broken
-    assert f"The 'broken' function is in error: " in h.caplog.text and message in h.caplog.text
+    assert "The 'broken' function is in error: " in h.caplog.text and message in h.caplog.text
     assert await h.call("GET", "/api/ok") == (200, "ok")
     assert await h.call("GET", "/api/broken") == (404, "")
     async with h.client.get("/admin/functions/broken/status") as resp:

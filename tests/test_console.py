@@ -80,7 +80,7 @@ def test_colours_only_when_asked() -> None:
 
 def test_multi_line_message_gets_a_stamp_per_line() -> None:
     out = io.StringIO()
-    Console(out).log_lines("one\ntwo", logging.ERROR, MOMENT)
+    Console(out).log_lines("one\ntwo", logging.ERROR, MOMENT.timestamp())
     assert out.getvalue() == "[2024-10-24T10:00:00.123Z] one\n[2024-10-24T10:00:00.123Z] two\n"
 
 

@@ -53,7 +53,9 @@ def test_every_acknowledged_create_survives_kill_9(tmp_path: Path) -> None:
         while not stop.is_set():
             assistant = f"w{worker}-{n}"
             try:
-                status, _, _ = host.request("PUT", f"/api/assistants/{assistant}?instructions=keep%20{assistant}")
+                status, _, _ = host.request(
+                    "PUT", f"/api/assistants/{assistant}?instructions=keep%20{assistant}"
+                )
             except OSError:
                 return  # the host is gone
             if status == 202:
@@ -82,7 +84,9 @@ def test_every_acknowledged_create_survives_kill_9(tmp_path: Path) -> None:
             state: Any = again.json("GET", f"/api/assistants/{assistant}?timestampUTC=2000-01-01")
             assert state["exists"] is True, assistant
             assert state["totalMessages"] == 1
-            assert [(m["role"], m["content"]) for m in state["recentMessages"]] == [("System", f"keep {assistant}")]
+            assert [(m["role"], m["content"]) for m in state["recentMessages"]] == [
+                ("System", f"keep {assistant}")
+            ]
 
 
 # -- Azure Tables with Azurite stopped mid-run ----------------------------------------------------------------
@@ -120,12 +124,18 @@ def test_tables_outage_is_503_naming_endpoint_and_setting_then_recovers(tmp_path
             assert host.request("GET", "/api/assistants/t1?timestampUTC=2000-01-01")[0] == 200
             azurite.process.terminate()
             azurite.process.wait(10)
-            for method, path in [("GET", "/api/assistants/t1?timestampUTC=2000-01-01"),
-                                 ("PUT", "/api/assistants/t2"), ("POST", "/api/assistants/t1?message=hi")]:
+            for method, path in [
+                ("GET", "/api/assistants/t1?timestampUTC=2000-01-01"),
+                ("PUT", "/api/assistants/t2"),
+                ("POST", "/api/assistants/t1?message=hi"),
+            ]:
                 status, _, body = host.request(method, path)
                 assert (status, body) == (503, b""), (method, path)
             out = host.output
-            assert f"cannot reach the table endpoint {azurite.endpoint} (connection setting 'AzureWebJobsStorage'" in out
+            assert (
+                f"cannot reach the table endpoint {azurite.endpoint} (connection setting 'AzureWebJobsStorage'"
+                in out
+            )
             assert "Start Azurite or fix the setting, then retry." in out
             assert WELL_KNOWN_KEY not in out and WELL_KNOWN_KEY[:12] not in out
             assert host.proc.poll() is None
@@ -151,7 +161,9 @@ async def serve(caplog: pytest.LogCaptureFixture) -> AsyncIterator[Any]:
         if chat is not False:
             services["chat"] = chat or ScriptedChatModel(default=echo)
         host = await Host.load(
-            HostOptions(script_root=HARD_APP, apply_environment=False, services=services, overrides=overrides or {})
+            HostOptions(
+                script_root=HARD_APP, apply_environment=False, services=services, overrides=overrides or {}
+            )
         )
         await host.start()
         client: TestClient[Any, Any] = TestClient(TestServer(Server(host, max_body=DEFAULT_MAX_BODY).app))
@@ -190,8 +202,9 @@ async def test_a_hanging_skill_times_out_and_the_post_completes(serve: Any, capl
     assert loaded[1][3].content == f"Function Name: 'HangSkill' and Function Result: '{FAILED_TEXT}'"
 
 
-@pytest.mark.parametrize(("status", "words"), [(429, "rate limiting"), (500, "the server failed"),
-                                               (503, "the server failed")])
+@pytest.mark.parametrize(
+    ("status", "words"), [(429, "rate limiting"), (500, "the server failed"), (503, "the server failed")]
+)
 async def test_model_errors_are_retried_a_bounded_number_of_times_then_reported(
     serve: Any, caplog: Any, status: int, words: str
 ) -> None:
