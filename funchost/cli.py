@@ -174,6 +174,8 @@ def start(args: argparse.Namespace, root: Path) -> int:
     )
     handler = ConsoleHandler(console, verbose=args.verbose, user_level=user_level)
     handler.addFilter(RedactSecrets(config))
+    # The console shows neither thread nor process names: skip looking them up for every record.
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     root_logger = logging.getLogger()
     root_logger.handlers[:] = [handler]
     root_logger.setLevel(logging.DEBUG if args.verbose else min(user_level, logging.INFO))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
 import sys
@@ -81,10 +82,8 @@ class Console:
 
     def _flush(self) -> None:
         self._flush_scheduled = False
-        try:
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe must not break the host
             self.stream.flush()
-        except (OSError, ValueError):  # a closed pipe must not break the host
-            pass
 
     def paint(self, text: str, color: str | None) -> str:
         if not self.color or not color:

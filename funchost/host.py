@@ -81,6 +81,8 @@ class Host:
         )
         self.state = "Initialized"
         self.keys: KeyRing | None = None
+        self.active_requests = 0
+        """HTTP requests routed to this version and not yet answered."""
         self.background: set[asyncio.Task[Any]] = set()
 
     # -- HostApi -------------------------------------------------------------------------------------------
@@ -212,10 +214,14 @@ class Host:
             except Exception:
                 log.exception("Plugin '%s' failed to close", plugin.name)
 
-    async def drain(self, timeout: float = 30.0) -> None:
-        """Wait for in-flight invocations to finish (used before a reloaded host retires this one)."""
+    async def drain(self, timeout: float | None = None) -> None:
+        """Wait until the requests routed to this version and its invocations have finished (before a reload
+        retires it); at most the function timeout."""
+        if timeout is None:
+            limit = self.config.host.function_timeout
+            timeout = limit.total_seconds() if limit is not None else 3600.0
         deadline = asyncio.get_running_loop().time() + timeout
-        while self.invoker.in_flight and asyncio.get_running_loop().time() < deadline:
+        while (self.active_requests or self.invoker.in_flight) and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.02)
 
     # -- helpers used by the web layer, the CLI and the pytest plugin -------------------------------------------

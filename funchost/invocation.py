@@ -14,7 +14,6 @@ import logging
 import random
 import time
 import traceback
-import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -191,9 +190,24 @@ class Invoker:
         self.pool = ThreadPoolExecutor(max_workers=thread_count, thread_name_prefix="funchost-fn")
         self.timeout = timeout
         self.in_flight = 0
+        self._running: dict[int, _Deadline] = {}
+        self._watchdog: asyncio.Task[None] | None = None
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+
+    async def _watch(self, period: float) -> None:
+        """Cancel the calls past their deadline; one task for all, cheaper than a timer per invocation."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(period)
+            now = loop.time()
+            for deadline in list(self._running.values()):
+                if deadline.at <= now and not deadline.expired:
+                    deadline.expired = True
+                    deadline.task.cancel()
 
     async def invoke(self, bound: BoundFunction, trigger: TriggerData) -> InvocationResult:
         fn = bound.spec
@@ -260,15 +274,27 @@ class Invoker:
             work = loop.run_in_executor(self.pool, functools.partial(ctx.run, _call_sync, fn.func, args, invocation_id))
         if self.timeout is None:
             return await work
+        task = asyncio.current_task()
+        assert task is not None
+        seconds = self.timeout.total_seconds()
+        if self._watchdog is None or self._watchdog.done():
+            self._watchdog = asyncio.get_running_loop().create_task(self._watch(min(1.0, seconds / 10)))
+        deadline = _Deadline(asyncio.get_running_loop().time() + seconds, task)
+        self._running[id(deadline)] = deadline
         try:
-            return await asyncio.wait_for(work, self.timeout.total_seconds())
-        except TimeoutError:
+            return await work
+        except asyncio.CancelledError:
+            if not deadline.expired:
+                raise
+            task.uncancel()
             limit = _format_timespan(self.timeout)
             logging.getLogger(f"Function.{fn.name}").error(
                 "Timeout value of %s exceeded by function 'Functions.%s' (Id: '%s'). Initiating cancellation.",
                 limit, fn.name, invocation_id,
             )
             raise FunctionTimeout(f"Timeout value of {limit} was exceeded by function: Functions.{fn.name}") from None
+        finally:
+            del self._running[id(deadline)]
 
     async def _commit(self, bound: BoundFunction, values: Mapping[str, Any], call: _Call) -> None:
         """Validate every output's items first, then write them all concurrently: a refusal writes nothing."""
@@ -323,9 +349,18 @@ class Invoker:
         return f"{head} {body}", 500
 
 
+@dataclass
+class _Deadline:
+    at: float
+    task: asyncio.Task[Any]
+    expired: bool = False
+
+
 def new_invocation_id() -> str:
-    """A random (version 4) GUID; from the PRNG, not os.urandom: it is made on every invocation."""
-    return str(uuid.UUID(int=_random.getrandbits(128), version=4))
+    """A random (version 4) GUID, lower-case and hyphenated; from the PRNG, not os.urandom (every invocation)."""
+    n = _random.getrandbits(128) & ~(0xF000 << 64) & ~(0xC000 << 48) | (0x4000 << 64) | (0x8000 << 48)
+    h = f"{n:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def _info(log: logging.Logger, msg: str, *args: object) -> None:

@@ -48,8 +48,8 @@ IGNORED_DIRS = frozenset(
 )
 """Folder names whose contents never trigger a reload (plus any folder holding a ``pyvenv.cfg``)."""
 KEEPING = "Keeping the last good version running; fix the error and save again."
-RETIRE_GRACE = 1.0
-"""Seconds an old version keeps accepting requests already routed to it before it drains and stops."""
+RETIRE_GRACE = 0.05
+"""A moment for requests accepted just before the swap to reach the old version's dispatch."""
 _KINDS = {Change.added: "Created", Change.modified: "Changed", Change.deleted: "Deleted"}
 
 

@@ -48,19 +48,17 @@ class Server:
         self.started = time.monotonic()
         self.cors = cors
         self.keys = keys
-        self.app = web.Application(client_max_size=max_body, middlewares=[self._middleware])
+        self.app = web.Application(client_max_size=max_body)
         self.app[SERVER_KEY] = self
-        self.app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        self.app.router.add_route("*", "/{tail:.*}", self._handle)
 
     def swap(self, host: Host) -> Host:
         old, self.current = self.current, host
         return old
 
     # -- pipeline --------------------------------------------------------------------------------------------
-    @web.middleware
-    async def _middleware(
-        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-    ) -> web.StreamResponse:
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        """CORS, then the host's dispatch, then custom headers (one handler: no middleware chain per request)."""
         origin = request.headers.get("Origin")
         cors = self.cors if origin and self.cors and self.cors.allowed(origin) else None
         if (
@@ -77,7 +75,7 @@ class Server:
                 response.headers["Access-Control-Allow-Headers"] = requested
         else:
             try:
-                response = await handler(request)
+                response = await self._dispatch(request)
             except web.HTTPRequestEntityTooLarge as exc:
                 log.warning(
                     "Request to %s refused: body larger than the limit of %d bytes (413). Raise it with "
@@ -114,7 +112,11 @@ class Server:
         match = host.routes.match(request.method, request.rel_url.raw_path)
         if match is not None:
             handler, values = match
-            return await handler(request, values)  # type: ignore[no-any-return]
+            host.active_requests += 1  # counted before the first await: a reload drains exactly these
+            try:
+                return await handler(request, values)  # type: ignore[no-any-return]
+            finally:
+                host.active_requests -= 1
         if path == "/" and request.method in ("GET", "HEAD"):
             if (host.setting("AzureWebJobsDisableHomepage") or "").lower() == "true":
                 return web.Response(status=204)
