@@ -76,9 +76,7 @@ class Host:
         self._log = log
         self.registry: Registry = Registry()
         self.bound: dict[str, BoundFunction] = {}
-        self.invoker = Invoker(
-            self, thread_count=_thread_count(config), timeout=config.host.function_timeout
-        )
+        self.invoker = Invoker(self, thread_count=_thread_count(config), timeout=config.host.function_timeout)
         self.state = "Initialized"
         self.keys: KeyRing | None = None
         self.active_requests = 0
@@ -161,7 +159,8 @@ class Host:
             names = ", ".join(self.options.functions or self.config.host.functions or [])
             log.info(
                 "A function allow list has been specified, excluding all but the following functions: [%s]",
-                names, extra={ALWAYS: True},
+                names,
+                extra={ALWAYS: True},
             )
         for plugin in self.registry.plugins:
             await plugin.start()
@@ -177,7 +176,9 @@ class Host:
                 log.warning(
                     "No installed binding plugin handles trigger type '%s' of function '%s'. It is listed and can "
                     "be run through the admin API (POST /admin/functions/%s), but nothing will fire it.",
-                    spec.trigger.type, spec.name, spec.name,
+                    spec.trigger.type,
+                    spec.name,
+                    spec.name,
                 )
                 continue
             by_trigger.setdefault(spec.trigger.kind, []).append(spec)
@@ -188,7 +189,8 @@ class Host:
         if not self.bound:
             log.warning(
                 "No job functions found. Check that %s defines functions with a trigger (v2 model) or that "
-                "function folders hold a function.json (v1 model).", self.script_root,
+                "function folders hold a function.json (v1 model).",
+                self.script_root,
             )
         self.state = "Running"
 
@@ -221,7 +223,9 @@ class Host:
             limit = self.config.host.function_timeout
             timeout = limit.total_seconds() if limit is not None else 3600.0
         deadline = asyncio.get_running_loop().time() + timeout
-        while (self.active_requests or self.invoker.in_flight) and asyncio.get_running_loop().time() < deadline:
+        while (
+            self.active_requests or self.invoker.in_flight
+        ) and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.02)
 
     # -- helpers used by the web layer, the CLI and the pytest plugin -------------------------------------------
@@ -275,7 +279,8 @@ def _thread_count(config: AppConfig) -> int | None:
     if value < 1:
         log.warning(
             "PYTHON_THREADPOOL_THREAD_COUNT must be an integer >= 1, got '%s'; using the default (%d).",
-            raw, min(32, (os.cpu_count() or 1) + 4),
+            raw,
+            min(32, (os.cpu_count() or 1) + 4),
         )
         return None
     return value

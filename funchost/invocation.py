@@ -41,7 +41,9 @@ from funchost.spec import BindingSpec, FunctionSpec
 
 _random = random.Random()
 
-current_invocation: contextvars.ContextVar[str | None] = contextvars.ContextVar("funchost_invocation", default=None)
+current_invocation: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "funchost_invocation", default=None
+)
 """The invocation id of the code running now (visible to logging in user code and its threads)."""
 
 SettingLookup = Callable[[str], str | None]
@@ -52,7 +54,9 @@ IMPLICIT_OUTPUT_EXCLUDED = frozenset({"httptrigger", "http", "durableclient"})
 class InvocationError(Exception):
     """An invocation failed; its ``Executed ... (Failed ...)`` line has been logged."""
 
-    def __init__(self, function: str, invocation_id: str, message: str, cause: BaseException | None, status: int):
+    def __init__(
+        self, function: str, invocation_id: str, message: str, cause: BaseException | None, status: int
+    ):
         super().__init__(message)
         self.function = function
         self.invocation_id = invocation_id
@@ -138,8 +142,9 @@ def bind_function(spec: FunctionSpec, registry: Registry, lookup: SettingLookup)
         else:
             outputs.append(bound)
     if trigger_b is None:
-        trigger_b = BoundBinding(spec=spec.trigger if any(b.is_trigger for b in spec.bindings) else spec.bindings[0],
-                                 plugin=None)
+        trigger_b = BoundBinding(
+            spec=spec.trigger if any(b.is_trigger for b in spec.bindings) else spec.bindings[0], plugin=None
+        )
     has_return = any(b.name == "$return" for b in spec.bindings)
     implicit = not has_return and (
         (isinstance(trigger_b.plugin, Trigger) and trigger_b.plugin.returns_to_caller)
@@ -224,7 +229,10 @@ class Invoker:
             message, status = self._failure(fn, exc)
             log.error(
                 "Executed 'Functions.%s' (Failed, Id=%s, Duration=%dms)\n%s",
-                fn.name, invocation_id, duration, message,
+                fn.name,
+                invocation_id,
+                duration,
+                message,
             )
             if isinstance(exc, asyncio.CancelledError):
                 raise
@@ -233,7 +241,9 @@ class Invoker:
             self.in_flight -= 1
             current_invocation.reset(token)
         duration = int((time.perf_counter() - started) * 1000)
-        _info(log, "Executed 'Functions.%s' (Succeeded, Id=%s, Duration=%dms)", fn.name, invocation_id, duration)
+        _info(
+            log, "Executed 'Functions.%s' (Succeeded, Id=%s, Duration=%dms)", fn.name, invocation_id, duration
+        )
         return result
 
     async def _run(self, bound: BoundFunction, trigger: TriggerData, invocation_id: str) -> InvocationResult:
@@ -271,7 +281,9 @@ class Invoker:
         else:
             loop = asyncio.get_running_loop()
             ctx = contextvars.copy_context()
-            work = loop.run_in_executor(self.pool, functools.partial(ctx.run, _call_sync, fn.func, args, invocation_id))
+            work = loop.run_in_executor(
+                self.pool, functools.partial(ctx.run, _call_sync, fn.func, args, invocation_id)
+            )
         if self.timeout is None:
             return await work
         task = asyncio.current_task()
@@ -290,9 +302,13 @@ class Invoker:
             limit = _format_timespan(self.timeout)
             logging.getLogger(f"Function.{fn.name}").error(
                 "Timeout value of %s exceeded by function 'Functions.%s' (Id: '%s'). Initiating cancellation.",
-                limit, fn.name, invocation_id,
+                limit,
+                fn.name,
+                invocation_id,
             )
-            raise FunctionTimeout(f"Timeout value of {limit} was exceeded by function: Functions.{fn.name}") from None
+            raise FunctionTimeout(
+                f"Timeout value of {limit} was exceeded by function: Functions.{fn.name}"
+            ) from None
         finally:
             del self._running[id(deadline)]
 
@@ -460,4 +476,3 @@ class _Call:
     invocation_id: str
     binding_data: Mapping[str, Any]
     host: HostApi
-

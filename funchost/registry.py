@@ -46,7 +46,11 @@ class BindingOptions(BaseModel):
     """A binding's properties; subclasses declare them in snake_case, the JSON spells them camelCase."""
 
     model_config = ConfigDict(
-        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True, coerce_numbers_to_str=True
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        frozen=True,
+        coerce_numbers_to_str=True,
     )
 
     auto_resolve: ClassVar[frozenset[str]] = frozenset()
@@ -109,6 +113,7 @@ class HostApi(Protocol):
     def settings(self) -> Mapping[str, str]:
         """App settings (local.settings.json Values over the environment), as the app sees them."""
         ...
+
     @property
     def functions(self) -> Sequence[FunctionSpec]: ...
     @property

@@ -74,7 +74,9 @@ PRAGMA user_version = 1;
 _WHERE_PARTITION = "connection = ? AND table_name = ? AND PartitionKey = ?"
 _MESSAGES = "RowKey >= 'msg-' AND RowKey < 'msg.'"
 _MESSAGE_LIST = "RowKey, Content, Role, Name, CreatedAt, ToolCalls"
-LOAD_ALL_SQL = f"SELECT {_MESSAGE_LIST} FROM entities WHERE {_WHERE_PARTITION} AND {_MESSAGES} ORDER BY RowKey"
+LOAD_ALL_SQL = (
+    f"SELECT {_MESSAGE_LIST} FROM entities WHERE {_WHERE_PARTITION} AND {_MESSAGES} ORDER BY RowKey"
+)
 LOAD_AFTER_SQL = (
     f"SELECT {_MESSAGE_LIST} FROM entities INDEXED BY entities_created_at "
     f"WHERE {_WHERE_PARTITION} AND CreatedAt > ? AND {_MESSAGES} ORDER BY RowKey"
