@@ -108,3 +108,22 @@ async def test_503_when_not_running(host: Host, aiohttp_client: MakeClient) -> N
     resp = await client.get("/custom/hello")
     assert (resp.status, await resp.text()) == (503, "Function host is not running.")
     host.state = "Running"
+
+
+async def test_chunked_body_reaches_python_empty_like_on_azure(aiohttp_client: MakeClient) -> None:
+    loaded = await Host.load(
+        HostOptions(script_root=Path(__file__).parent / "apps" / "e2e_http", apply_environment=False)
+    )
+    await loaded.start()
+    try:
+        client = await aiohttp_client(Server(loaded, max_body=1000).app)
+
+        async def chunks() -> AsyncIterator[bytes]:
+            yield b'{"a": 1}'
+
+        chunked = await (await client.post("/api/echo/abc", data=chunks())).json()
+        sized = await (await client.post("/api/echo/abc", data=b'{"a": 1}')).json()
+    finally:
+        await loaded.close()
+    assert chunked["body"] == "" and chunked["json"] == "ValueError: HTTP request does not contain valid JSON data"
+    assert sized["body"] == '{"a": 1}' and sized["json"] == {"a": 1}

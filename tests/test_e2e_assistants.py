@@ -163,3 +163,13 @@ def test_assistants_cli_lists_shows_exports_and_deletes(app: Path, model: FakeOp
     assert cli("delete", "helper").returncode == 0
     gone = cli("show", "helper")
     assert gone.returncode == 1 and "No assistant 'helper'" in gone.stdout
+
+
+def test_offline_smoke_test_with_the_echo_model(app: Path) -> None:
+    with running(app, env={"FUNCHOST_CHAT": "echo"}) as host:
+        assert host.request("PUT", "/api/assistants/demo")[0] == 202
+        assert post(host, "demo", "Hello offline world") == (200, "Hello offline world")
+        state = history(host, "demo")
+        output = host.output
+    assert [m["role"] for m in state["recentMessages"]] == ["System", "User", "Assistant"]
+    assert "Chat model: scripted" in output

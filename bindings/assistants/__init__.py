@@ -13,7 +13,7 @@ from bindings.assistants.bindings import (
     TextCompletion,
     invoke_skill,
 )
-from bindings.assistants.chat import ChatModel, ScriptedChatModel, UnavailableChatModel, open_chat_model
+from bindings.assistants.chat import ChatModel, ScriptedChatModel, UnavailableChatModel, echo, open_chat_model
 from bindings.assistants.service import AssistantService, Skill
 from bindings.assistants.stores import AssistantStore, Collection, MemoryStore, open_store, sqlite_path
 from funchost.registry import BindingError, HostApi, Plugin
@@ -89,8 +89,13 @@ class AssistantsPlugin(Plugin):
         return open_store(self.store_kind, script_root=self.host.script_root, settings=self.host.setting)
 
     def _open_chat(self) -> ChatModel:
-        if (self.host.setting("FUNCHOST_CHAT") or "").lower() == "scripted":
+        mode = (self.host.setting("FUNCHOST_CHAT") or "").strip().lower()
+        if mode == "echo":  # an offline smoke test: the "model" repeats the user's message
+            return ScriptedChatModel(default=echo)
+        if mode == "scripted":
             return ScriptedChatModel()
+        if mode not in ("", "openai"):
+            raise ValueError(f"FUNCHOST_CHAT is '{mode}'; use openai (the default), echo or scripted.")
         record = self.host.setting("FUNCHOST_CHAT_RECORD")
         replay = self.host.setting("FUNCHOST_CHAT_REPLAY")
         return open_chat_model(

@@ -59,6 +59,14 @@ class HttpTrigger(Trigger):
             if not host.authorize(request, options.auth_level):
                 return web.Response(status=401)
             body = await request.read()
+            if body and not request.content_length:
+                # The host passes a body to the worker only when Content-Length > 0 (reference §8.1).
+                host.log.warning(
+                    "Request to %s has a body but no Content-Length (chunked transfer encoding); Azure Functions "
+                    "hands Python an empty body in that case, and so does funchost. Send a Content-Length.",
+                    request.path,
+                )
+                body = b""
             headers = request_headers(request)
             req = to_http_request(request, body, headers, route)
             data = http_binding_data(
