@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from bindings.assistants.chat.base import ChatError
@@ -55,14 +56,18 @@ def _chat_options(options: ChatModelOptions) -> ChatOptions:
     )
 
 
-def _as_binding_error(exc: Exception) -> BindingError:
-    """Service, store and model errors as the host's binding errors (503 when a backend is down)."""
-    if isinstance(exc, StoreUnavailable):
-        return BindingUnavailable(str(exc))
-    return BindingError(str(exc))
-
-
 GUARDED = (InvalidRequest, ValueError, ChatError, StoreError)
+
+
+@contextmanager
+def service_errors() -> Iterator[None]:
+    """Service, store and model errors as the host's binding errors (503 when a backend is down)."""
+    try:
+        yield
+    except GUARDED as exc:
+        if isinstance(exc, StoreUnavailable):
+            raise BindingUnavailable(str(exc)) from exc
+        raise BindingError(str(exc)) from exc
 
 
 class AssistantCreate(_Bound, OutputBinding):
@@ -77,12 +82,10 @@ class AssistantCreate(_Bound, OutputBinding):
 
     async def write(self, items: Sequence[Any], options: BindingOptions, call: CallContext) -> None:
         for request in items:
-            try:
+            with service_errors():
                 await self.plugin.service.create(
                     _collection(request.chat_storage_connection_setting, request.collection_name), request
                 )
-            except GUARDED as exc:
-                raise _as_binding_error(exc) from exc
 
 
 class AssistantPost(_Bound, InputBinding):
@@ -91,7 +94,7 @@ class AssistantPost(_Bound, InputBinding):
 
     async def read(self, options: BindingOptions, call: CallContext) -> str:
         assert isinstance(options, AssistantPostOptions)
-        try:
+        with service_errors():
             return await self.plugin.service.post(
                 _collection(options.chat_storage_connection_setting, options.collection_name),
                 options.id,
@@ -100,8 +103,6 @@ class AssistantPost(_Bound, InputBinding):
                 self.plugin.skill_list(),
                 self.plugin.invoke_skill,
             )
-        except GUARDED as exc:
-            raise _as_binding_error(exc) from exc
 
 
 class AssistantQuery(_Bound, InputBinding):
@@ -110,14 +111,12 @@ class AssistantQuery(_Bound, InputBinding):
 
     async def read(self, options: BindingOptions, call: CallContext) -> str:
         assert isinstance(options, AssistantQueryOptions)
-        try:
+        with service_errors():
             return await self.plugin.service.query(
                 _collection(options.chat_storage_connection_setting, options.collection_name),
                 options.id,
                 options.timestamp_utc,
             )
-        except GUARDED as exc:
-            raise _as_binding_error(exc) from exc
 
 
 class TextCompletion(_Bound, InputBinding):
@@ -126,10 +125,8 @@ class TextCompletion(_Bound, InputBinding):
 
     async def read(self, options: BindingOptions, call: CallContext) -> str:
         assert isinstance(options, TextCompletionOptions)
-        try:
+        with service_errors():
             return await self.plugin.service.complete_text(options.prompt, _chat_options(options))
-        except GUARDED as exc:
-            raise _as_binding_error(exc) from exc
 
 
 class AssistantSkillTrigger(_Bound, Trigger):
