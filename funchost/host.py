@@ -16,18 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from funchost.console import ALWAYS
+from funchost.expressions import json_binding_data
 from funchost.indexing import IndexResult, index_app
 from funchost.invocation import BoundFunction, InvocationError, Invoker, bind_function
 from funchost.registry import (
     BindingOptions,
     InvocationResult,
-    Plugin,
     PluginFactory,
     Registry,
     Trigger,
     TriggerData,
     discover,
-    json_binding_data,
 )
 from funchost.settings import AppConfig, ConfigError, environment_updates, load_settings
 from funchost.spec import FunctionSpec
@@ -231,9 +230,6 @@ class Host:
     # -- helpers used by the web layer, the CLI and the pytest plugin -------------------------------------------
     def find(self, name: str) -> BoundFunction | None:
         return self.bound.get(name.lower())
-
-    def plugin(self, name: str) -> Plugin | None:
-        return next((p for p in self.registry.plugins if p.name == name), None)
 
     def service(self, name: str) -> Any:
         return self.registry.service(name)

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 
+from funchost.expressions import json_binding_data
+
 if TYPE_CHECKING:
     from funchost.spec import BindingSpec, FunctionSpec
 
@@ -213,20 +215,6 @@ class Plugin:
 
 
 PluginFactory = Callable[[HostApi], Plugin]
-
-
-def json_binding_data(text: str) -> dict[str, Any]:
-    """Top-level properties of a JSON object string, as binding data; nothing for other text."""
-    import json
-
-    stripped = text.strip() if isinstance(text, str) else ""
-    if not (stripped.startswith("{") and stripped.endswith("}")):
-        return {}
-    try:
-        value = json.loads(stripped)
-    except ValueError:
-        return {}
-    return dict(value) if isinstance(value, dict) else {}
 
 
 @dataclass
