@@ -174,7 +174,7 @@ class AzureIdentityTokens:
         self._provider = get_bearer_token_provider(credential, COGNITIVE_SERVICES_SCOPE)
 
     async def token(self) -> str:
-        return await self._provider()
+        return str(await self._provider())
 
     async def close(self) -> None:
         await self.credential.close()
