@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 import difflib
+import functools
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
@@ -250,17 +251,26 @@ class Registry:
         raise KeyError(f"no plugin offers a service named '{name}'")
 
 
+@functools.cache
+def plugin_factories() -> tuple[Mapping[str, PluginFactory], tuple[str, ...]]:
+    """The plugin factories of the entry-point group, loaded once per process, and the load failures."""
+    factories: dict[str, PluginFactory] = {}
+    errors: list[str] = []
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        try:
+            factories[ep.name] = ep.load()
+        except Exception as exc:  # a broken plugin never takes the host down
+            errors.append(f"Binding plugin '{ep.name}' ({ep.value}) failed to load: {exc!r}")
+    return factories, tuple(errors)
+
+
 def discover(host: HostApi, factories: Mapping[str, PluginFactory] | None = None) -> Registry:
-    """Load every plugin from the entry-point group; a broken plugin is reported and skipped."""
+    """Start every plugin (the entry points unless ``factories`` is given); a broken one is reported and
+    skipped."""
     registry = Registry()
     if factories is None:
-        loaded: dict[str, PluginFactory] = {}
-        for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-            try:
-                loaded[ep.name] = ep.load()
-            except Exception as exc:  # a broken plugin never takes the host down
-                registry.errors.append(f"Binding plugin '{ep.name}' ({ep.value}) failed to load: {exc!r}")
-        factories = loaded
+        factories, errors = plugin_factories()
+        registry.errors.extend(errors)
     for name, factory in factories.items():
         try:
             plugin = factory(host)

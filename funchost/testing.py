@@ -7,12 +7,10 @@ here, imported on first use so that importing funchost does not import the assis
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import os
 from collections.abc import Callable, Mapping
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +22,7 @@ from funchost.expressions import http_binding_data
 from funchost.host import DEFAULT_MAX_BODY, Host, HostOptions
 from funchost.indexing import unload_app
 from funchost.invocation import FunctionTimeout, InvocationError
-from funchost.registry import ENTRY_POINT_GROUP, BindingError, PluginFactory, TriggerData
+from funchost.registry import BindingError, TriggerData
 from funchost.web.app import Server
 
 if TYPE_CHECKING:
@@ -40,7 +38,6 @@ __all__ = [
     "MemoryStore",
     "ScriptedChatModel",
     "TestHost",
-    "plugin_factories",
 ]
 
 RECORD_ENV = "FUNCHOST_RECORD"
@@ -67,19 +64,6 @@ class AppLoadError(Exception):
 
 class FunctionNotFound(LookupError):
     """``invoke()`` was asked for a function the app does not have."""
-
-
-@functools.cache
-def plugin_factories() -> tuple[Mapping[str, PluginFactory], tuple[str, ...]]:
-    """Binding plugin factories from the entry points, loaded once per process, and the load failures."""
-    factories: dict[str, PluginFactory] = {}
-    errors: list[str] = []
-    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-        try:
-            factories[ep.name] = ep.load()
-        except Exception as exc:
-            errors.append(f"Binding plugin '{ep.name}' ({ep.value}) failed to load: {exc!r}")
-    return factories, tuple(errors)
 
 
 class TestHost:
@@ -240,16 +224,8 @@ class Harness:
         self._choose_store(store, overrides, services)
         self._choose_chat(chat, cassette, overrides, services)
         capture = self._capture()
-        factories, load_errors = plugin_factories()
-        options = HostOptions(
-            script_root=root,
-            overrides=overrides,
-            services=services,
-            plugins=factories,
-            environ=self.environ,
-        )
+        options = HostOptions(script_root=root, overrides=overrides, services=services, environ=self.environ)
         host = await Host.load(options)
-        host.registry.errors.extend(load_errors)
         host.config.warnings[:] = [w for w in host.config.warnings if not _shadowed(w, given)]
         try:
             await host.start()
