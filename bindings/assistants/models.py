@@ -366,6 +366,10 @@ def newtonsoft_dumps(value: Any) -> str:
     return text
 
 
+_string = json.encoder.encode_basestring
+"""A JSON string literal, non-ASCII kept (what json.dumps(ensure_ascii=False) writes for a str)."""
+
+
 def _reserialized(tool_calls: str) -> str:
     if not tool_calls:
         return ""
@@ -379,30 +383,24 @@ def assistant_state_json(
     assistant_id: str, state: AssistantState | None, messages: Sequence[ChatMessage]
 ) -> str:
     """The string an ``assistantPost``/``assistantQuery`` input hands to Python (§2.6, §2.7)."""
-    if state is None:
-        body: dict[str, Any] = {
-            "id": assistant_id,
-            "exists": False,
-            "createdAt": dotnet_datetime(None),
-            "lastUpdatedAt": dotnet_datetime(None),
-            "totalMessages": 0,
-            "totalTokens": 0,
-            "recentMessages": [],
-        }
-    else:
-        body = {
-            "id": assistant_id,
-            "exists": state.exists,
-            "createdAt": dotnet_datetime(state.created_at),
-            "lastUpdatedAt": dotnet_datetime(state.last_updated_at),
-            "totalMessages": state.total_messages,
-            "totalTokens": state.total_tokens,
-            "recentMessages": [
-                {"content": m.content, "role": m.role, "toolCalls": _reserialized(m.tool_calls)}
-                for m in messages
-            ],
-        }
-    return newtonsoft_dumps(body)
+    head: dict[str, Any] = {
+        "id": assistant_id,
+        "exists": False if state is None else state.exists,
+        "createdAt": dotnet_datetime(None if state is None else state.created_at),
+        "lastUpdatedAt": dotnet_datetime(None if state is None else state.last_updated_at),
+        "totalMessages": 0 if state is None else state.total_messages,
+        "totalTokens": 0 if state is None else state.total_tokens,
+    }
+    text = json.dumps(head, ensure_ascii=False, separators=(",", ":"))
+    # Messages are written directly (a long history is tens of thousands of them): same JSON, no dicts.
+    recent = ",".join(
+        f'{{"content":{_string(m.content)},"role":{_string(m.role)},"toolCalls":{_string(_reserialized(m.tool_calls))}}}'
+        for m in (messages if state is not None else ())
+    )
+    text = f'{text[:-1]},"recentMessages":[{recent}]}}'
+    for ch, escaped in _NEWTONSOFT_EXTRA.items():
+        text = text.replace(ch, escaped)
+    return text
 
 
 # ------------------------------------------------------------------------------------------------ entities

@@ -79,9 +79,10 @@ LOAD_ALL_SQL = (
 )
 LOAD_AFTER_SQL = (
     f"SELECT {_MESSAGE_LIST} FROM entities INDEXED BY entities_created_at "
-    f"WHERE {_WHERE_PARTITION} AND CreatedAt > ? AND {_MESSAGES} ORDER BY RowKey"
+    f"WHERE {_WHERE_PARTITION} AND CreatedAt > ? AND {_MESSAGES} ORDER BY CreatedAt"
 )
-"""Uses the CreatedAt index, so only the rows after the timestamp are read."""
+"""Uses the CreatedAt index, so only the rows after the timestamp are read, in index order (no sort in SQL;
+the caller puts them in RowKey order, which for rows written in time order is a no-op pass)."""
 _LOAD_STATE_SQL = f"SELECT {_SELECT_LIST} FROM entities WHERE {_WHERE_PARTITION} AND RowKey = ?"
 _INSERT_SQL = f"INSERT INTO entities ({_COLUMN_LIST}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 _MERGE_STATE_SQL = _INSERT_SQL + (
@@ -120,6 +121,10 @@ def _entity(row: sqlite3.Row) -> dict[str, Any]:
 
 
 _MIN_UTC = datetime(1, 1, 1, tzinfo=UTC)
+
+
+def _row_order(message: ChatMessage) -> int:
+    return message.index
 
 
 def _messages(rows: Sequence[sqlite3.Row]) -> list[ChatMessage]:
@@ -259,6 +264,7 @@ class SqliteStore:
             messages = _messages(rows)
             if after is not None:  # exact comparison (text order is time order; this guards odd rows)
                 messages = [m for m in messages if m.created_at > after]
+                messages.sort(key=_row_order)
             return state_from_entity(_entity(state)), messages
 
         return await self._run(run)
