@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from bindings.assistants.stores.memory import MemoryStore
 
 __all__ = [
+    "CHAT_FROM_SETTINGS",
     "RECORD_ENV",
     "STORE_KINDS",
     "AppLoadError",
@@ -43,6 +44,8 @@ __all__ = [
 RECORD_ENV = "FUNCHOST_RECORD"
 """Set to 1 to record cassettes through the real model instead of replaying them."""
 STORE_KINDS = ("memory", "sqlite", "tables")
+CHAT_FROM_SETTINGS = "settings"
+"""``chat=`` value that leaves the chat model to the app's settings (no scripted stand-in)."""
 
 _LAZY = {
     "MemoryStore": "bindings.assistants.stores.memory",
@@ -207,8 +210,14 @@ class Harness:
         chat: Any = None,
         cassette: str | os.PathLike[str] | None = None,
         strict: bool = True,
+        max_body: int | None = None,
     ) -> TestHost:
-        """Load, start and serve the app at ``app``; AppLoadError (strict) when it does not load cleanly."""
+        """Load, start and serve the app at ``app``; AppLoadError (strict) when it does not load cleanly.
+
+        ``chat`` is a chat model object, None for a fresh ScriptedChatModel, or ``"settings"`` for the model
+        the app's settings name (as ``funchost start`` opens it). ``max_body`` is the request-body limit in
+        bytes (larger bodies get 413); None means Core Tools' default of 100 MiB.
+        """
         root = self._resolve(app)
         if not root.is_dir():
             raise FileNotFoundError(
@@ -229,7 +238,7 @@ class Harness:
         host.config.warnings[:] = [w for w in host.config.warnings if not _shadowed(w, given)]
         try:
             await host.start()
-            server = Server(host, max_body=DEFAULT_MAX_BODY)
+            server = Server(host, max_body=DEFAULT_MAX_BODY if max_body is None else max_body)
             client: TestClient[Any, Any] = TestClient(TestServer(server.app, host="127.0.0.1"))
             await client.start_server()
         except BaseException:
@@ -278,6 +287,13 @@ class Harness:
         services: dict[str, Any],
     ) -> None:
         if cassette is None:
+            if isinstance(chat, str):
+                if chat.strip().lower() != CHAT_FROM_SETTINGS:
+                    raise ValueError(
+                        f"chat={chat!r} is not a chat choice: pass a chat model object, None for a "
+                        f"ScriptedChatModel, or {CHAT_FROM_SETTINGS!r} for the model the app's settings name."
+                    )
+                return  # no stand-in: the plugin opens the model from the settings
             if chat is None:
                 from bindings.assistants.chat.scripted import ScriptedChatModel
 

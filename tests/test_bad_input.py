@@ -12,14 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from bindings.assistants import Collection, MemoryStore, ScriptedChatModel
 from bindings.assistants.chat.scripted import echo
 from bindings.assistants.service import FAILED_TEXT
 from funchost.host import DEFAULT_MAX_BODY, Host, HostOptions
 from funchost.settings import ConfigError
-from funchost.web.app import Server
+from funchost.testing import TestHost
 from tests.fake_openai import FakeOpenAIServer
 
 HARD_APP = Path(__file__).parent / "apps" / "hard_app"
@@ -53,32 +53,24 @@ MakeHarness = Callable[..., Awaitable[Harness]]
 
 
 @pytest.fixture
-async def make_harness(caplog: pytest.LogCaptureFixture) -> AsyncIterator[MakeHarness]:
+def make_harness(funchost: Any, caplog: pytest.LogCaptureFixture) -> MakeHarness:
+    """Start an app with the ``funchost`` fixture: a memory store and an echoing model unless told otherwise."""
     caplog.set_level(logging.INFO)
-    opened: list[tuple[Host, TestClient[Any, Any]]] = []
 
     async def make(
-        *, app: Path = HARD_APP, max_body: int = DEFAULT_MAX_BODY, chat: Any = None, overrides: Any = None
+        *, app: Path = HARD_APP, max_body: int | None = None, chat: Any = None, settings: Any = None
     ) -> Harness:
-        store = MemoryStore()
-        services: dict[str, Any] = {"store": store}
-        if chat is not False:
-            services["chat"] = chat or ScriptedChatModel(default=echo)
-        host = await Host.load(
-            HostOptions(
-                script_root=app, apply_environment=False, services=services, overrides=overrides or {}
-            )
+        test_host: TestHost = await funchost(
+            app,
+            store="memory",
+            chat=ScriptedChatModel(default=echo) if chat is None else chat,
+            settings=settings,
+            max_body=max_body,
+            strict=False,
         )
-        await host.start()
-        client: TestClient[Any, Any] = TestClient(TestServer(Server(host, max_body=max_body).app))
-        await client.start_server()
-        opened.append((host, client))
-        return Harness(client, host, store, caplog)
+        return Harness(test_host.client, test_host.host, test_host.store, caplog)
 
-    yield make
-    for host, client in opened:
-        await client.close()
-        await host.close()
+    return make
 
 
 @pytest.fixture
@@ -410,7 +402,7 @@ async def test_v1_errors_stay_in_their_folder(tmp_path: Path, make_harness: Make
 async def azure_fake(make_harness: MakeHarness) -> AsyncIterator[tuple[FakeOpenAIServer, Harness]]:
     async with FakeOpenAIServer() as fake:
         h = await make_harness(
-            chat=False, overrides={"AZURE_OPENAI_ENDPOINT": fake.url, "AZURE_OPENAI_KEY": "x"}
+            chat="settings", settings={"AZURE_OPENAI_ENDPOINT": fake.url, "AZURE_OPENAI_KEY": "x"}
         )
         status, _ = await h.call("PUT", "/api/assistants/bot")
         assert status == 202

@@ -9,19 +9,18 @@ import shutil
 import signal
 import subprocess
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from bindings.assistants import Collection, MemoryStore, ScriptedChatModel
 from bindings.assistants.chat.scripted import echo
 from bindings.assistants.service import FAILED_TEXT
 from bindings.assistants.stores import SqliteStore
-from funchost.host import DEFAULT_MAX_BODY, Host, HostOptions
-from funchost.web.app import Server
+from funchost.testing import TestHost
 from tests.azurite import WELL_KNOWN_KEY, Azurite, azurite_or_skip, find_azurite
 from tests.cli import RunningHost, running, spawn, wait_running
 from tests.fake_openai import FakeOpenAIServer
@@ -152,29 +151,18 @@ def test_tables_outage_is_503_naming_endpoint_and_setting_then_recovers(tmp_path
 
 
 @pytest.fixture
-async def serve(caplog: pytest.LogCaptureFixture) -> AsyncIterator[Any]:
+def serve(funchost: Any, caplog: pytest.LogCaptureFixture) -> Callable[..., Awaitable[TestHost]]:
+    """Start the hard app with the ``funchost`` fixture: a memory store and an echoing model by default."""
     caplog.set_level("INFO")
-    opened: list[tuple[Host, TestClient[Any, Any]]] = []
 
-    async def make(store: Any = None, chat: Any = None, overrides: dict[str, str] | None = None) -> Any:
-        services: dict[str, Any] = {"store": store or MemoryStore()}
-        if chat is not False:
-            services["chat"] = chat or ScriptedChatModel(default=echo)
-        host = await Host.load(
-            HostOptions(
-                script_root=HARD_APP, apply_environment=False, services=services, overrides=overrides or {}
-            )
-        )
-        await host.start()
-        client: TestClient[Any, Any] = TestClient(TestServer(Server(host, max_body=DEFAULT_MAX_BODY).app))
-        await client.start_server()
-        opened.append((host, client))
-        return client, services["store"]
+    async def start(
+        store: Any = "memory", chat: Any = None, settings: dict[str, str] | None = None
+    ) -> TestHost:
+        chat = ScriptedChatModel(default=echo) if chat is None else chat
+        host: TestHost = await funchost(HARD_APP, store=store, chat=chat, settings=settings, strict=False)
+        return host
 
-    yield make
-    for host, client in opened:
-        await client.close()
-        await host.close()
+    return start
 
 
 async def _call(client: TestClient[Any, Any], method: str, path: str) -> tuple[int, str]:
@@ -183,7 +171,7 @@ async def _call(client: TestClient[Any, Any], method: str, path: str) -> tuple[i
 
 
 async def test_function_timeout_is_500_and_the_host_keeps_serving(serve: Any, caplog: Any) -> None:
-    client, _ = await serve()
+    client = (await serve()).client
     assert await _call(client, "GET", "/api/slow") == (500, "")
     assert "Timeout value of 00:00:03 exceeded by function 'Functions.slow'" in caplog.text
     assert "Timeout value of 00:00:03 was exceeded by function: Functions.slow" in caplog.text
@@ -192,7 +180,8 @@ async def test_function_timeout_is_500_and_the_host_keeps_serving(serve: Any, ca
 
 async def test_a_hanging_skill_times_out_and_the_post_completes(serve: Any, caplog: Any) -> None:
     chat = ScriptedChatModel().tool_call("HangSkill", {"task": "wait"}).reply("The skill failed, sorry.")
-    client, store = await serve(chat=chat)
+    host = await serve(chat=chat)
+    client, store = host.client, host.store
     assert (await _call(client, "PUT", "/api/assistants/h1"))[0] == 202
     status, text = await _call(client, "POST", "/api/assistants/h1?message=hang")
     assert status == 200
@@ -209,9 +198,10 @@ async def test_model_errors_are_retried_a_bounded_number_of_times_then_reported(
     serve: Any, caplog: Any, status: int, words: str
 ) -> None:
     async with FakeOpenAIServer() as fake:
-        client, store = await serve(
-            chat=False, overrides={"AZURE_OPENAI_ENDPOINT": fake.url, "AZURE_OPENAI_KEY": "x"}
+        host = await serve(
+            chat="settings", settings={"AZURE_OPENAI_ENDPOINT": fake.url, "AZURE_OPENAI_KEY": "x"}
         )
+        client, store = host.client, host.store
         assert (await _call(client, "PUT", "/api/assistants/m1"))[0] == 202
         before = await store.load(CHAT, "m1")
         for _ in range(5):
@@ -232,7 +222,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
 
 
 async def test_concurrent_mixed_clients_keep_every_assistant_consistent(serve: Any, store: Any) -> None:
-    client, _ = await serve(store=store)
+    client = (await serve(store=store)).client
     shared = [f"s{i}" for i in range(4)]
     for assistant in shared:
         assert (await _call(client, "PUT", f"/api/assistants/{assistant}"))[0] == 202

@@ -175,6 +175,28 @@ async def test_unknown_service_is_refused(funchost: Any, app: Path) -> None:
         host.service("queue")
 
 
+
+async def test_max_body_limits_request_bodies(funchost: Any, app: Path) -> None:
+    limited = await funchost(app, max_body=10)
+    refused = await limited.client.post("/api/remember/big", data=b"x" * 11)
+    assert refused.status == 413
+    accepted = await limited.client.post("/api/remember/small", data=b"x" * 10)
+    assert await accepted.json() == ["small"]  # the refused request never reached the function
+    await limited.close()
+    default = await funchost(app)  # Core Tools' 100 MiB, not aiohttp's 1 MiB
+    answer = await default.client.post("/api/remember/large", data=b"x" * (2 * 1024 * 1024))
+    assert answer.status == 200
+
+
+async def test_chat_from_the_app_settings(funchost: Any) -> None:
+    host = await funchost(SAMPLE_APP, chat="settings", settings={"FUNCHOST_CHAT": "echo"})
+    await host.client.put("/api/assistants/a1")
+    answer = await host.client.post("/api/assistants/a1?message=say%20this")
+    assert await answer.text() == "say this"
+    assert host.chat is not None and host.chat.requests[0].messages[-1]["content"] == "say this"
+    with pytest.raises(ValueError, match=r"^chat='openai' is not a chat choice: pass a chat model object"):
+        await funchost(SAMPLE_APP, chat="openai")
+
 # -- failures at start -------------------------------------------------------------------------------------------
 
 
