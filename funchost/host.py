@@ -246,7 +246,7 @@ class Host:
         bound = self.find(name)
         if bound is None:
             raise KeyError(name)
-        return await self.invoker.invoke(bound, self.trigger_data(bound, text))
+        return await self.invoker.invoke(bound, lambda: self.trigger_data(bound, text))
 
     def run_in_background(self, name: str, text: str) -> None:
         async def run() -> None:

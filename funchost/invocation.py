@@ -25,6 +25,7 @@ import azure.functions as func
 from funchost.context import Context, thread_local
 from funchost.expressions import ExpressionError, Template, has_expressions, resolve_settings, system_data
 from funchost.registry import (
+    HOST_CALL_REASON,
     Binding,
     BindingError,
     BindingOptions,
@@ -141,10 +142,9 @@ def bind_function(spec: FunctionSpec, registry: Registry, lookup: SettingLookup)
             inputs.append(bound)
         else:
             outputs.append(bound)
-    if trigger_b is None:
-        trigger_b = BoundBinding(
-            spec=spec.trigger if any(b.is_trigger for b in spec.bindings) else spec.bindings[0], plugin=None
-        )
+    if trigger_b is None:  # no trigger plugin (or no trigger at all: the function is in error already)
+        fallback = next((b for b in spec.bindings if b.is_trigger), None)
+        trigger_b = BoundBinding(spec=fallback or BindingSpec("", "", "in", {}), plugin=None)
     has_return = any(b.name == "$return" for b in spec.bindings)
     implicit = not has_return and (
         (isinstance(trigger_b.plugin, Trigger) and trigger_b.plugin.returns_to_caller)
@@ -171,7 +171,10 @@ def _compile(bound: BoundBinding, plugin: Binding, lookup: SettingLookup, *, tri
             bound.setting_errors[prop] = f"property '{prop}': {exc}"
             continue
         if not trigger and has_expressions(value):
-            bound.templates[prop] = Template.compile(value)
+            try:
+                bound.templates[prop] = Template.compile(value)
+            except ExpressionError as exc:
+                raise BindingError(f"property '{prop}': {exc}") from None
         else:
             base[prop] = value
     bound.base = {k: v for k, v in base.items() if k.lower() not in ("name", "type", "direction", "datatype")}
@@ -214,11 +217,16 @@ class Invoker:
                     deadline.expired = True
                     deadline.task.cancel()
 
-    async def invoke(self, bound: BoundFunction, trigger: TriggerData) -> InvocationResult:
+    async def invoke(
+        self, bound: BoundFunction, trigger: TriggerData | Callable[[], TriggerData]
+    ) -> InvocationResult:
+        """Run one invocation. ``trigger`` may be a conversion to run inside the invocation (admin input), so
+        that a conversion failure is a failed invocation like any other."""
         fn = bound.spec
         invocation_id = new_invocation_id()
         log = bound.log
-        _info(log, "Executing 'Functions.%s' (Reason='%s', Id=%s)", fn.name, trigger.reason, invocation_id)
+        reason = trigger.reason if isinstance(trigger, TriggerData) else HOST_CALL_REASON
+        _info(log, "Executing 'Functions.%s' (Reason='%s', Id=%s)", fn.name, reason, invocation_id)
         started = time.perf_counter()
         token = current_invocation.set(invocation_id)
         self.in_flight += 1
@@ -246,8 +254,12 @@ class Invoker:
         )
         return result
 
-    async def _run(self, bound: BoundFunction, trigger: TriggerData, invocation_id: str) -> InvocationResult:
+    async def _run(
+        self, bound: BoundFunction, trigger: TriggerData | Callable[[], TriggerData], invocation_id: str
+    ) -> InvocationResult:
         fn = bound.spec
+        if not isinstance(trigger, TriggerData):
+            trigger = trigger()
         if fn.func is None or fn.errors:
             raise BindingError(f"The '{fn.name}' function is in error: " + " ".join(fn.errors))
         data = _BindingData(trigger.binding_data, fn.name)

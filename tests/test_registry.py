@@ -1,0 +1,207 @@
+"""funchost/registry.py and funchost/invocation.py with a third-party-style plugin: the plugin protocol as a
+plugin author sees it, and the host's output semantics (commit on success, fan-out, refusals write nothing)."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from bindings.http import plugin as http_plugin
+from funchost.host import Host, HostOptions
+from funchost.invocation import InvocationError
+from funchost.registry import (
+    BindingError,
+    BindingOptions,
+    CallContext,
+    HostApi,
+    InputBinding,
+    OutputBinding,
+    Plugin,
+    parse_options,
+)
+
+
+class QueueOptions(BindingOptions):
+    queue_name: str
+    connection: str = "AzureWebJobsStorage"
+    auto_resolve: ClassVar[frozenset[str]] = frozenset({"queueName"})
+
+
+class QueueOutput(OutputBinding):
+    """A toy queue: writes land in ``written`` per queue name; 'poison' items are refused."""
+
+    type = "queue"
+    options = QueueOptions
+
+    def __init__(self) -> None:
+        self.written: dict[str, list[Any]] = {}
+
+    def parse(self, item: Any, options: BindingOptions, call: CallContext) -> Any:
+        if item == "poison":
+            raise BindingError("the item 'poison' is refused; send anything else.")
+        return item
+
+    async def write(self, items: Sequence[Any], options: BindingOptions, call: CallContext) -> None:
+        assert isinstance(options, QueueOptions)
+        self.written.setdefault(options.queue_name, []).extend(items)
+
+
+class GreetingInput(InputBinding):
+    type = "greeting"
+
+    class Options(BindingOptions):
+        text: str
+        auto_resolve: ClassVar[frozenset[str]] = frozenset({"text"})
+
+    options = Options
+
+    async def read(self, options: BindingOptions, call: CallContext) -> str:
+        assert isinstance(options, GreetingInput.Options)
+        return options.text.upper()
+
+
+QUEUE = QueueOutput()
+
+
+def queue_plugin(host: HostApi) -> Plugin:
+    p = Plugin(host, [QUEUE, GreetingInput()])
+    p.name = "queue"
+    return p
+
+
+def broken_plugin(host: HostApi) -> Plugin:
+    raise RuntimeError("cannot start")
+
+
+APP = '''
+import azure.functions as func
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+
+@app.route(route="send/{q}")
+@app.generic_output_binding(arg_name="msg", type="queue", queue_name="{q}-%SUFFIX%")
+def send(req: func.HttpRequest, msg: func.Out[str]) -> str:
+    msg.set(req.get_body().decode())
+    if req.params.get("fail"):
+        raise RuntimeError("user code failed")
+    return "sent"
+
+
+@app.route(route="greet/{name}")
+@app.generic_input_binding(arg_name="greeting", type="greeting", text="hello {name}")
+def greet(req: func.HttpRequest, greeting: str) -> str:
+    return greeting
+
+
+@app.route(route="typo")
+@app.generic_output_binding(arg_name="msg", type="queue", queue_nmae="x")
+def typo(req: func.HttpRequest, msg: func.Out[str]) -> str:
+    return "never"
+
+
+@app.route(route="missing")
+@app.generic_output_binding(arg_name="msg", type="queue", queue_name="%NOT_SET%")
+def missing(req: func.HttpRequest, msg: func.Out[str]) -> str:
+    msg.set("x")
+    return "ok"
+
+
+@app.route(route="unknown")
+@app.generic_output_binding(arg_name="msg", type="carrierPigeon")
+def unknown(req: func.HttpRequest, msg: func.Out[str]) -> str:
+    return "never"
+'''
+
+
+@pytest.fixture
+async def host(tmp_path: Path) -> AsyncIterator[Host]:
+    QUEUE.written.clear()
+    (tmp_path / "function_app.py").write_text(textwrap.dedent(APP))
+    (tmp_path / "host.json").write_text('{"version": "2.0"}')
+    loaded = await Host.load(
+        HostOptions(
+            script_root=tmp_path,
+            apply_environment=False,
+            overrides={"SUFFIX": "prod"},
+            plugins={"http": http_plugin, "queue": queue_plugin, "broken": broken_plugin},
+        )
+    )
+    await loaded.start()
+    yield loaded
+    await loaded.close()
+
+
+async def call(host: Host, client: Any, path: str, body: str = "") -> tuple[int, str]:
+    resp = await client.post(path, data=body.encode())
+    return resp.status, await resp.text()
+
+
+@pytest.fixture
+async def client(host: Host, aiohttp_client: Any) -> Any:
+    from funchost.web.app import Server
+
+    return await aiohttp_client(Server(host, max_body=10_000).app)
+
+
+async def test_output_is_written_after_success_with_expressions_resolved(host: Host, client: Any) -> None:
+    assert await call(host, client, "/api/send/orders", "one") == (200, "sent")
+    assert QUEUE.written == {"orders-prod": ["one"]}
+
+
+async def test_a_json_array_fans_out_into_one_write_per_element(host: Host, client: Any) -> None:
+    assert await call(host, client, "/api/send/orders", '["a", "b", {"c": 1}]') == (200, "sent")
+    assert QUEUE.written == {"orders-prod": ["a", "b", {"c": 1}]}
+
+
+async def test_nothing_is_written_when_the_function_raises(host: Host, client: Any) -> None:
+    assert await call(host, client, "/api/send/orders?fail=1", "one") == (500, "")
+    assert QUEUE.written == {}
+
+
+async def test_a_refused_item_fails_the_invocation_and_writes_none_of_the_array(host: Host, client: Any) -> None:
+    assert await call(host, client, "/api/send/orders", '["a", "poison", "c"]') == (500, "")
+    assert QUEUE.written == {}
+    with pytest.raises(InvocationError) as failure:
+        await host.invoke_by_name("send", "x")  # an HTTP function cannot be run from the admin API
+    assert "An HttpRequest is required" in str(failure.value)
+
+
+async def test_input_binding_reads_with_route_data(host: Host, client: Any) -> None:
+    assert await call(host, client, "/api/greet/ada") == (200, "HELLO ADA")
+
+
+async def test_index_time_errors_stay_with_their_function(host: Host, client: Any) -> None:
+    typo = host.find("typo")
+    unknown = host.find("unknown")
+    assert typo is not None and unknown is not None
+    assert typo.spec.errors == [
+        "Binding 'msg' (queue): unknown property 'queueNmae' for binding type 'queue'. Did you mean 'queueName'? "
+        "Known properties: connection, queueName."
+    ]
+    assert "The binding type 'carrierPigeon' of binding 'msg' is not registered" in unknown.spec.errors[0]
+    assert "Installed binding types: greeting, http, httpTrigger, queue." in unknown.spec.errors[0]
+    assert (await client.post("/api/typo")).status == 404  # not routed, like the host
+    assert await call(host, client, "/api/greet/x") == (200, "HELLO X")  # the others keep working
+
+
+async def test_a_missing_setting_fails_only_the_invocation(host: Host, client: Any) -> None:
+    assert await call(host, client, "/api/missing") == (500, "")
+    assert QUEUE.written == {}
+
+
+async def test_a_broken_plugin_is_reported_and_skipped(host: Host) -> None:
+    assert host.registry.errors == ["Binding plugin 'broken' failed to start: RuntimeError('cannot start')"]
+    assert [p.name for p in host.registry.plugins] == ["http", "queue"]
+
+
+def test_parse_options_matches_keys_case_insensitively_and_names_missing_ones() -> None:
+    options = parse_options(QUEUE, {"type": "queue", "QUEUENAME": "q", "Connection": "C"})
+    assert options == QueueOptions(queue_name="q", connection="C")
+    with pytest.raises(BindingError) as missing:
+        parse_options(QUEUE, {"type": "queue"})
+    assert str(missing.value) == "property 'queueName': Field required"
