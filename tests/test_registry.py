@@ -111,6 +111,12 @@ def missing(req: func.HttpRequest, msg: func.Out[str]) -> str:
     return "ok"
 
 
+@app.route(route="badtpl")
+@app.generic_input_binding(arg_name="greeting", type="greeting", text="hello {oops")
+def badtpl(req: func.HttpRequest, greeting: str) -> str:
+    return greeting
+
+
 @app.route(route="unknown")
 @app.generic_output_binding(arg_name="msg", type="carrierPigeon")
 def unknown(req: func.HttpRequest, msg: func.Out[str]) -> str:
@@ -185,6 +191,10 @@ async def test_index_time_errors_stay_with_their_function(host: Host, client: An
     ]
     assert "The binding type 'carrierPigeon' of binding 'msg' is not registered" in unknown.spec.errors[0]
     assert "Installed binding types: greeting, http, httpTrigger, queue." in unknown.spec.errors[0]
+    badtpl = host.find("badtpl")
+    assert badtpl is not None and badtpl.spec.errors[0].startswith(
+        "Binding 'greeting' (greeting): property 'text': Invalid template 'hello {oops'."
+    )
     assert (await client.post("/api/typo")).status == 404  # not routed, like the host
     assert await call(host, client, "/api/greet/x") == (200, "HELLO X")  # the others keep working
 
