@@ -168,7 +168,14 @@ def spawn_host(app: Path, *args: str, env: Mapping[str, str] | None = None, cpu:
         "--no-reload",
         *args,
     ]
-    return spawn(argv, log=app.parent / f"host-{port}.log", cwd=app, env=env, port=port, cpu=cpu)
+    return spawn(argv, log=results_dir() / f"host-{port}.log", cwd=app, env=env, port=port, cpu=cpu)
+
+
+def results_dir() -> Path:
+    """bench/results/ (ignored by git): host logs and other run output."""
+    path = Path(__file__).resolve().parent / "results"
+    path.mkdir(exist_ok=True)
+    return path
 
 
 def wait_running(server: Server, timeout: float = 60.0, interval: float = 0.01) -> float:

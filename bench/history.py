@@ -16,10 +16,10 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import Result, median, table, verdict
-from bindings.assistants.chat.scripted import ScriptedChatModel, echo
-from bindings.assistants.models import AssistantState, ChatMessage
-from bindings.assistants.service import AssistantService, ChatOptions, Skill
-from bindings.assistants.stores import Collection, SqliteStore
+from funchost_assistants.chat.scripted import ScriptedChatModel, echo
+from funchost_assistants.models import AssistantState, ChatMessage
+from funchost_assistants.service import AssistantService, ChatOptions, Skill
+from funchost_assistants.stores import Collection, SqliteStore
 
 WHERE = Collection()
 SIZES = (10, 10_000)

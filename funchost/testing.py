@@ -26,8 +26,8 @@ from funchost.registry import BindingError, TriggerData
 from funchost.web.app import Server
 
 if TYPE_CHECKING:
-    from bindings.assistants.chat.scripted import ScriptedChatModel
-    from bindings.assistants.stores.memory import MemoryStore
+    from funchost_assistants.chat.scripted import ScriptedChatModel
+    from funchost_assistants.stores.memory import MemoryStore
 
 __all__ = [
     "CHAT_FROM_SETTINGS",
@@ -48,8 +48,8 @@ CHAT_FROM_SETTINGS = "settings"
 """``chat=`` value that leaves the chat model to the app's settings (no scripted stand-in)."""
 
 _LAZY = {
-    "MemoryStore": "bindings.assistants.stores.memory",
-    "ScriptedChatModel": "bindings.assistants.chat.scripted",
+    "MemoryStore": "funchost_assistants.stores.memory",
+    "ScriptedChatModel": "funchost_assistants.chat.scripted",
 }
 
 
@@ -271,11 +271,11 @@ class Harness:
             )
         overrides["FUNCHOST_STORE"] = kind
         if kind == "memory":
-            from bindings.assistants.stores.memory import MemoryStore
+            from funchost_assistants.stores.memory import MemoryStore
 
             services["store"] = MemoryStore()
         elif kind == "sqlite":
-            from bindings.assistants.stores.sqlite import SqliteStore
+            from funchost_assistants.stores.sqlite import SqliteStore
 
             services["store"] = SqliteStore(self.tmp_dir() / "assistants.db")
 
@@ -295,7 +295,7 @@ class Harness:
                     )
                 return  # no stand-in: the plugin opens the model from the settings
             if chat is None:
-                from bindings.assistants.chat.scripted import ScriptedChatModel
+                from funchost_assistants.chat.scripted import ScriptedChatModel
 
                 chat = ScriptedChatModel()
             services["chat"] = chat
@@ -307,7 +307,7 @@ class Harness:
             path.unlink(missing_ok=True)
             overrides["FUNCHOST_CHAT_RECORD"] = str(path)  # the plugin opens the real model from the settings
             return
-        from bindings.assistants.chat.cassette import ReplayChatModel
+        from funchost_assistants.chat.cassette import ReplayChatModel
 
         if not path.is_file():
             raise FileNotFoundError(

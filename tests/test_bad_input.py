@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from bindings.assistants import Collection, MemoryStore, ScriptedChatModel
-from bindings.assistants.chat.scripted import echo
-from bindings.assistants.service import FAILED_TEXT
 from funchost.host import DEFAULT_MAX_BODY, Host, HostOptions
 from funchost.settings import ConfigError
 from funchost.testing import TestHost
+from funchost_assistants import Collection, MemoryStore, ScriptedChatModel
+from funchost_assistants.chat.scripted import echo
+from funchost_assistants.service import FAILED_TEXT
 from tests.fake_openai import FakeOpenAIServer
 
 HARD_APP = Path(__file__).parent / "apps" / "hard_app"

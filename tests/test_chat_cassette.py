@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bindings.assistants.chat import (
+from funchost_assistants.chat import (
     ChatError,
     ChatReply,
     ChatRequest,
@@ -18,7 +18,7 @@ from bindings.assistants.chat import (
     ScriptedChatModel,
     open_chat_model,
 )
-from bindings.assistants.models import ToolCall
+from funchost_assistants.models import ToolCall
 from tests.fake_openai import FakeOpenAIServer
 
 KEY = "azure-secret-key-xyz"

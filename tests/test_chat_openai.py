@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from azure.identity.aio import DefaultAzureCredential, ManagedIdentityCredential
 
-from bindings.assistants.chat import ChatError, ChatReply, ChatRequest, OpenAIChatModel, open_chat_model
-from bindings.assistants.chat.openai import AzureIdentityTokens, resolve_endpoint
-from bindings.assistants.models import ToolCall
+from funchost_assistants.chat import ChatError, ChatReply, ChatRequest, OpenAIChatModel, open_chat_model
+from funchost_assistants.chat.openai import AzureIdentityTokens, resolve_endpoint
+from funchost_assistants.models import ToolCall
 from tests.fake_openai import FakeOpenAIServer
 
 KEY = "sk-secret-key-123"

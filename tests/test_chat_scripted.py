@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from bindings.assistants.chat import ChatError, ChatReply, ChatRequest, ScriptedChatModel, echo
-from bindings.assistants.models import ToolCall
+from funchost_assistants.chat import ChatError, ChatReply, ChatRequest, ScriptedChatModel, echo
+from funchost_assistants.models import ToolCall
 
 
 def ask(text: str, model: str = "gpt-4o") -> ChatRequest:

@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from bindings.assistants import Collection, MemoryStore, ScriptedChatModel
-from bindings.assistants.chat.scripted import echo
-from bindings.assistants.service import FAILED_TEXT
-from bindings.assistants.stores import SqliteStore
 from funchost.testing import TestHost
+from funchost_assistants import Collection, MemoryStore, ScriptedChatModel
+from funchost_assistants.chat.scripted import echo
+from funchost_assistants.service import FAILED_TEXT
+from funchost_assistants.stores import SqliteStore
 from tests.azurite import WELL_KNOWN_KEY, Azurite, azurite_or_skip, find_azurite
 from tests.cli import RunningHost, running, spawn, wait_running
 from tests.fake_openai import FakeOpenAIServer

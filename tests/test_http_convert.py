@@ -7,7 +7,7 @@ import pytest
 from aiohttp.test_utils import make_mocked_request
 from multidict import CIMultiDict
 
-from bindings.http.convert import request_headers, request_params, to_http_request, to_response
+from funchost_http.convert import request_headers, request_params, to_http_request, to_response
 
 
 def mocked(path: str, headers: list[tuple[str, str]] | None = None, method: str = "GET"):  # type: ignore[no-untyped-def]

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bindings.assistants.models import (
+from funchost_assistants.models import (
     AssistantState,
     ChatMessage,
     CreateRequest,

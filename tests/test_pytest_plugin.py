@@ -13,13 +13,13 @@ from typing import Any
 import azure.functions as func
 import pytest
 
-from bindings.assistants.chat.cassette import RecordingChatModel
-from bindings.assistants.chat.scripted import ScriptedChatModel
-from bindings.assistants.stores.base import Collection
-from bindings.assistants.stores.memory import MemoryStore
-from bindings.assistants.stores.sqlite import SqliteStore
 from funchost.invocation import InvocationError
 from funchost.testing import AppLoadError, FunctionNotFound, TestHost
+from funchost_assistants.chat.cassette import RecordingChatModel
+from funchost_assistants.chat.scripted import ScriptedChatModel
+from funchost_assistants.stores.base import Collection
+from funchost_assistants.stores.memory import MemoryStore
+from funchost_assistants.stores.sqlite import SqliteStore
 from tests.fake_openai import FakeOpenAIServer
 
 pytest_plugins = ["pytester"]

@@ -10,7 +10,6 @@ from typing import Any, ClassVar
 
 import pytest
 
-from bindings.http import plugin as http_plugin
 from funchost.host import Host, HostOptions
 from funchost.invocation import InvocationError
 from funchost.registry import (
@@ -23,6 +22,7 @@ from funchost.registry import (
     Plugin,
     parse_options,
 )
+from funchost_http import plugin as http_plugin
 
 
 class QueueOptions(BindingOptions):

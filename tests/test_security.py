@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from bindings.assistants import Collection, MemoryStore, ScriptedChatModel
-from bindings.assistants.chat.scripted import echo
-from bindings.assistants.stores import SqliteStore
 from funchost.host import DEFAULT_MAX_BODY, Host, HostOptions
 from funchost.web.app import Server
+from funchost_assistants import Collection, MemoryStore, ScriptedChatModel
+from funchost_assistants.chat.scripted import echo
+from funchost_assistants.stores import SqliteStore
 from tests.azurite import Azurite, azurite  # noqa: F401  (session fixture)
 from tests.cli import running, spawn
 
@@ -136,7 +136,7 @@ async def hostile_client(
         store = SqliteStore(tmp_path / "assistants.db")
     else:
         server: Azurite = request.getfixturevalue("azurite")
-        from bindings.assistants.stores.tables import TablesStore
+        from funchost_assistants.stores.tables import TablesStore
 
         settings = {"AzureWebJobsStorage": server.connection_string()}
         store = TablesStore(settings.get)

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from bindings.assistants.chat.base import ChatError, ChatReply, ChatRequest
-from bindings.assistants.chat.scripted import ScriptedChatModel
-from bindings.assistants.models import ChatMessage, CreateRequest, InvalidRequest, ToolCall
-from bindings.assistants.service import (
+from funchost_assistants.chat.base import ChatError, ChatReply, ChatRequest
+from funchost_assistants.chat.scripted import ScriptedChatModel
+from funchost_assistants.models import ChatMessage, CreateRequest, InvalidRequest, ToolCall
+from funchost_assistants.service import (
     FAILED_TEXT,
     SKIPPED_TEXT,
     SUCCEEDED_TEXT,
@@ -22,8 +22,8 @@ from bindings.assistants.service import (
     Skill,
     parse_timestamp,
 )
-from bindings.assistants.stores.base import Collection
-from bindings.assistants.stores.memory import MemoryStore
+from funchost_assistants.stores.base import Collection
+from funchost_assistants.stores.memory import MemoryStore
 
 WHERE = Collection("AzureWebJobsStorage", "ChatState")
 INSTRUCTIONS = "Don't make assumptions about what values to plug into functions."

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from azure.data.tables import EntityProperty, TableServiceClient
 
-from bindings.assistants.models import AssistantState, ChatMessage, ToolCall, tool_calls_to_text
-from bindings.assistants.stores import (
+from funchost_assistants.models import AssistantState, ChatMessage, ToolCall, tool_calls_to_text
+from funchost_assistants.stores import (
     AssistantStore,
     Collection,
     Conflict,
@@ -25,8 +25,8 @@ from bindings.assistants.stores import (
     StoreUnavailable,
     open_store,
 )
-from bindings.assistants.stores.sqlite import LOAD_AFTER_SQL
-from bindings.assistants.stores.tables import TablesStore
+from funchost_assistants.stores.sqlite import LOAD_AFTER_SQL
+from funchost_assistants.stores.tables import TablesStore
 from tests.azurite import EXTRA_ACCOUNT, WELL_KNOWN_KEY, Azurite, azurite, free_port
 
 __all__ = ["azurite"]  # the session fixture, imported for pytest

@@ -22,7 +22,7 @@ from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient, TableServiceClient
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-from bindings.assistants.models import (
+from funchost_assistants.models import (
     STATE_ROW_KEY,
     AssistantState,
     ChatMessage,
@@ -33,8 +33,8 @@ from bindings.assistants.models import (
     state_entity,
     state_from_entity,
 )
-from bindings.assistants.stores.base import Collection, Conflict, StoreError, StoreUnavailable
-from bindings.assistants.stores.memory import missing_table_error
+from funchost_assistants.stores.base import Collection, Conflict, StoreError, StoreUnavailable
+from funchost_assistants.stores.memory import missing_table_error
 
 T = TypeVar("T")
 Settings = Callable[[str], str | None]

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bindings.assistants.bindings import (
+from funchost.registry import BindingError, HostApi, Plugin
+from funchost_assistants.bindings import (
     AssistantCreate,
     AssistantPost,
     AssistantQuery,
@@ -13,10 +14,9 @@ from bindings.assistants.bindings import (
     TextCompletion,
     invoke_skill,
 )
-from bindings.assistants.chat import ChatModel, ScriptedChatModel, UnavailableChatModel, echo, open_chat_model
-from bindings.assistants.service import AssistantService, Skill
-from bindings.assistants.stores import AssistantStore, Collection, MemoryStore, open_store, sqlite_path
-from funchost.registry import BindingError, HostApi, Plugin
+from funchost_assistants.chat import ChatModel, ScriptedChatModel, UnavailableChatModel, echo, open_chat_model
+from funchost_assistants.service import AssistantService, Skill
+from funchost_assistants.stores import AssistantStore, Collection, MemoryStore, open_store, sqlite_path
 
 __all__ = ["AssistantService", "AssistantsPlugin", "Collection", "MemoryStore", "ScriptedChatModel", "plugin"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from bindings.assistants.models import ToolCall
+from funchost_assistants.models import ToolCall
 
 
 @dataclass(frozen=True)

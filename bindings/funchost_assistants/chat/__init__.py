@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from bindings.assistants.chat.base import ChatError, ChatModel, ChatReply, ChatRequest, UnavailableChatModel
-from bindings.assistants.chat.cassette import RecordingChatModel, ReplayChatModel
-from bindings.assistants.chat.openai import OpenAIChatModel, resolve_endpoint
-from bindings.assistants.chat.scripted import ScriptedChatModel, echo
+from funchost_assistants.chat.base import ChatError, ChatModel, ChatReply, ChatRequest, UnavailableChatModel
+from funchost_assistants.chat.cassette import RecordingChatModel, ReplayChatModel
+from funchost_assistants.chat.openai import OpenAIChatModel, resolve_endpoint
+from funchost_assistants.chat.scripted import ScriptedChatModel, echo
 
 __all__ = [
     "ChatError",

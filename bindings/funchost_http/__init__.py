@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bindings.http.bindings import HttpOutput, HttpTrigger
 from funchost.registry import HostApi, Plugin
+from funchost_http.bindings import HttpOutput, HttpTrigger
 
 __all__ = ["HttpOutput", "HttpTrigger", "plugin"]
 

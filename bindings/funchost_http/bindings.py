@@ -8,8 +8,6 @@ from typing import Any, ClassVar
 import azure.functions as func
 from aiohttp import web
 
-from bindings.http.convert import request_headers, to_http_request, to_response
-from bindings.http.options import HttpOutputOptions, HttpTriggerOptions
 from funchost.expressions import http_binding_data
 from funchost.invocation import InvocationError
 from funchost.registry import (
@@ -23,6 +21,8 @@ from funchost.registry import (
 )
 from funchost.spec import BindingSpec, FunctionSpec
 from funchost.web.routing import RouteError, RouteTemplate
+from funchost_http.convert import request_headers, to_http_request, to_response
+from funchost_http.options import HttpOutputOptions, HttpTriggerOptions
 
 
 class HttpTrigger(Trigger):

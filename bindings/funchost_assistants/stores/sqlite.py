@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bindings.assistants.models import (
+from funchost_assistants.models import (
     STATE_ROW_KEY,
     AssistantState,
     ChatMessage,
@@ -21,8 +21,8 @@ from bindings.assistants.models import (
     state_entity,
     state_from_entity,
 )
-from bindings.assistants.stores.base import Collection, Conflict, StoreUnavailable
-from bindings.assistants.stores.memory import missing_table_error
+from funchost_assistants.stores.base import Collection, Conflict, StoreUnavailable
+from funchost_assistants.stores.memory import missing_table_error
 
 T = TypeVar("T")
 

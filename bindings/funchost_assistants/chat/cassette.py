@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bindings.assistants.chat.base import ChatError, ChatModel, ChatReply, ChatRequest
-from bindings.assistants.models import ToolCall
+from funchost_assistants.chat.base import ChatError, ChatModel, ChatReply, ChatRequest
+from funchost_assistants.models import ToolCall
 
 __all__ = ["RecordingChatModel", "ReplayChatModel", "reply_from_json", "reply_to_json"]
 

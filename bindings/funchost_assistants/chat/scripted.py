@@ -9,8 +9,8 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from bindings.assistants.chat.base import ChatError, ChatReply, ChatRequest
-from bindings.assistants.models import ToolCall
+from funchost_assistants.chat.base import ChatError, ChatReply, ChatRequest
+from funchost_assistants.models import ToolCall
 
 __all__ = ["ScriptedChatModel", "echo"]
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
-from bindings.assistants.chat.base import ChatError, ChatReply, ChatRequest
-from bindings.assistants.models import ToolCall
+from funchost_assistants.chat.base import ChatError, ChatReply, ChatRequest
+from funchost_assistants.models import ToolCall
 
 if TYPE_CHECKING:  # the SDK is imported on first use: it costs ~0.4 s, too much for every host start
     import openai

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from bindings.assistants.models import (
+from funchost_assistants.models import (
     STATE_ROW_KEY,
     AssistantState,
     ChatMessage,
@@ -16,7 +16,7 @@ from bindings.assistants.models import (
     state_entity,
     state_from_entity,
 )
-from bindings.assistants.stores.base import Collection, Conflict, StoreError
+from funchost_assistants.stores.base import Collection, Conflict, StoreError
 
 Entity = dict[str, Any]
 Partition = dict[str, Entity]

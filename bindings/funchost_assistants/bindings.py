@@ -7,18 +7,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from bindings.assistants.chat.base import ChatError
-from bindings.assistants.models import CreateRequest, InvalidRequest, parse_create_request
-from bindings.assistants.options import (
-    AssistantCreateOptions,
-    AssistantPostOptions,
-    AssistantQueryOptions,
-    AssistantSkillTriggerOptions,
-    ChatModelOptions,
-    TextCompletionOptions,
-)
-from bindings.assistants.service import ChatOptions, Skill
-from bindings.assistants.stores.base import Collection, StoreError, StoreUnavailable
 from funchost.invocation import InvocationError
 from funchost.registry import (
     BindingError,
@@ -31,9 +19,21 @@ from funchost.registry import (
     TriggerData,
 )
 from funchost.spec import BindingSpec, FunctionSpec
+from funchost_assistants.chat.base import ChatError
+from funchost_assistants.models import CreateRequest, InvalidRequest, parse_create_request
+from funchost_assistants.options import (
+    AssistantCreateOptions,
+    AssistantPostOptions,
+    AssistantQueryOptions,
+    AssistantSkillTriggerOptions,
+    ChatModelOptions,
+    TextCompletionOptions,
+)
+from funchost_assistants.service import ChatOptions, Skill
+from funchost_assistants.stores.base import Collection, StoreError, StoreUnavailable
 
 if TYPE_CHECKING:
-    from bindings.assistants import AssistantsPlugin
+    from funchost_assistants import AssistantsPlugin
 
 
 class _Bound:

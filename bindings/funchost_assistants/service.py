@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from bindings.assistants.chat.base import ChatError, ChatModel, ChatReply, ChatRequest
-from bindings.assistants.models import (
+from funchost_assistants.chat.base import ChatError, ChatModel, ChatReply, ChatRequest
+from funchost_assistants.models import (
     AssistantState,
     ChatMessage,
     CreateRequest,
@@ -29,7 +29,7 @@ from bindings.assistants.models import (
     tool_calls_from_text,
     tool_calls_to_text,
 )
-from bindings.assistants.stores.base import AssistantStore, Collection
+from funchost_assistants.stores.base import AssistantStore, Collection
 
 __all__ = [
     "DEFAULT_CHAT_MODEL",

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from bindings.assistants.stores.base import AssistantStore, Collection, Conflict, StoreError, StoreUnavailable
-from bindings.assistants.stores.memory import MemoryStore
-from bindings.assistants.stores.sqlite import SqliteStore
+from funchost_assistants.stores.base import AssistantStore, Collection, Conflict, StoreError, StoreUnavailable
+from funchost_assistants.stores.memory import MemoryStore
+from funchost_assistants.stores.sqlite import SqliteStore
 
 STORE_KINDS = ("sqlite", "memory", "tables")
 
@@ -25,7 +25,7 @@ def open_store(kind: str, *, script_root: Path, settings: Callable[[str], str | 
     if normalized == "memory":
         return MemoryStore()
     if normalized == "tables":
-        from bindings.assistants.stores.tables import TablesStore
+        from funchost_assistants.stores.tables import TablesStore
 
         return TablesStore(settings)
     raise StoreError(f"unknown assistant store {kind!r}: use one of {', '.join(STORE_KINDS)}.")

@@ -10,9 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bindings.assistants.models import ChatMessage, dotnet_datetime, message_entity, state_entity
-from bindings.assistants.stores import STORE_KINDS, AssistantStore, Collection, open_store
 from funchost.settings import load_settings
+from funchost_assistants.models import ChatMessage, dotnet_datetime, message_entity, state_entity
+from funchost_assistants.stores import STORE_KINDS, AssistantStore, Collection, open_store
 
 
 def register(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:

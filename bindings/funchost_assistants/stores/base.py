@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from bindings.assistants.models import AssistantState, ChatMessage
+from funchost_assistants.models import AssistantState, ChatMessage
 
 
 @dataclass(frozen=True)
