@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import stat
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -21,6 +24,7 @@ from funchost_assistants.stores import (
     Conflict,
     MemoryStore,
     SqliteStore,
+    StateChanged,
     StoreError,
     StoreUnavailable,
     open_store,
@@ -58,9 +62,20 @@ class Env:
     where: Collection
     other_connection: Collection
     azurite: Azurite | None = None
+    path: Path | None = None
 
     def table(self, name: str | None = None) -> Collection:
         return Collection(self.where.connection, name or unique_table())
+
+    def second(self) -> AssistantStore:
+        """Another store on the same data, as a second host process would open it (memory: the same one)."""
+        if self.kind == "sqlite":
+            assert self.path is not None
+            return SqliteStore(self.path)
+        if self.kind == "tables":
+            assert self.azurite is not None
+            return TablesStore({"AzureWebJobsStorage": self.azurite.connection_string()}.get)
+        return self.store
 
 
 def no_settings(name: str) -> str | None:
@@ -78,7 +93,8 @@ async def env(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[E
     if request.param == "memory":
         store = MemoryStore()
     elif request.param == "sqlite":
-        store = SqliteStore(tmp_path / ".funchost" / "assistants.db")
+        path = tmp_path / ".funchost" / "assistants.db"
+        store = SqliteStore(path)
     else:
         server = request.getfixturevalue("azurite")
         values = {
@@ -88,7 +104,12 @@ async def env(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[E
         store = TablesStore(values.get)
     table = unique_table()
     yield Env(
-        request.param, store, Collection("AzureWebJobsStorage", table), Collection("Other", table), server
+        request.param,
+        store,
+        Collection("AzureWebJobsStorage", table),
+        Collection("Other", table),
+        server,
+        tmp_path / ".funchost" / "assistants.db",
     )
     await store.close()
 
@@ -338,6 +359,168 @@ async def test_hostile_ids_stay_in_their_own_partition(env: Env) -> None:
     assert await env.store.list(env.where) == [state("victim", 1)]
 
 
+# -- writes that must see the state they read (several processes on one store) ------------------------------
+
+
+async def test_loaded_state_carries_a_version_that_every_write_changes(env: Env) -> None:
+    await env.store.create(env.where, state("a1", 1), [system()])
+    first, _ = await rows_of(env, env.where, "a1")
+    again, _ = await rows_of(env, env.where, "a1")
+
+    await env.store.append(env.where, state("a1", 2, updated=2), [msg(2)], if_match=first.etag)
+    after_post, _ = await rows_of(env, env.where, "a1")
+
+    assert first.etag and first.etag == again.etag
+    assert after_post.etag and after_post.etag != first.etag
+    assert (await env.store.list(env.where))[0] == after_post
+
+
+async def test_append_onto_a_state_that_was_posted_to_meanwhile_writes_nothing(env: Env) -> None:
+    await env.store.create(env.where, state("a1", 1), [system()])
+    read, _ = await rows_of(env, env.where, "a1")
+    other = env.second()
+    try:
+        await other.append(env.where, state("a1", 3, updated=3), [msg(2), msg(3)], if_match=read.etag)
+
+        with pytest.raises(StateChanged) as caught:
+            await env.store.append(env.where, state("a1", 3, updated=4), [msg(2), msg(3)], if_match=read.etag)
+    finally:
+        if other is not env.store:
+            await other.close()
+
+    assert str(caught.value) == (
+        f"assistant 'a1' in table '{env.where.table}' changed while this post was running (it was re-created, "
+        "deleted or posted to by another host process sharing the store); nothing was saved for this post: "
+        "send the message again."
+    )
+    assert isinstance(caught.value, Conflict)
+    assert await env.store.load(env.where, "a1") == (state("a1", 3, updated=3), [system(), msg(2), msg(3)])
+
+
+async def test_append_onto_a_recreated_assistant_writes_nothing(env: Env) -> None:
+    """Issue 10 item 2: a post that read the old assistant must not land on the new one (a RowKey gap)."""
+    await env.store.create(env.where, state("a1", 1), [system("old")])
+    await env.store.append(env.where, state("a1", 5, updated=5), [msg(i) for i in range(2, 6)])
+    read, _history = await rows_of(env, env.where, "a1")
+    other = env.second()
+    try:
+        await other.create(env.where, state("a1", 1, tokens=1, updated=6), [system("new")])
+    finally:
+        if other is not env.store:
+            await other.close()
+
+    with pytest.raises(StateChanged):
+        await env.store.append(
+            env.where, state("a1", 8, updated=9), [msg(6), msg(7), msg(8)], if_match=read.etag
+        )
+
+    assert await env.store.load(env.where, "a1") == (state("a1", 1, tokens=1, updated=6), [system("new")])
+
+
+async def test_append_onto_a_deleted_assistant_writes_nothing(env: Env) -> None:
+    await env.store.create(env.where, state("a1", 1), [system()])
+    read, _ = await rows_of(env, env.where, "a1")
+    assert await env.store.delete(env.where, "a1") is True
+
+    with pytest.raises(StateChanged):
+        await env.store.append(env.where, state("a1", 2, updated=2), [msg(2)], if_match=read.etag)
+
+    assert await env.store.load(env.where, "a1") is None
+    assert await env.store.create(env.where, state("a1", 0), []) is None
+    assert await env.store.load(env.where, "a1") == (state("a1", 0), [])
+
+
+async def test_append_of_more_than_100_rows_onto_a_changed_state_writes_nothing(env: Env) -> None:
+    await env.store.create(env.where, state("a1", 1), [system()])
+    read, _ = await rows_of(env, env.where, "a1")
+    await env.store.append(env.where, state("a1", 1, tokens=3, updated=1), [], if_match=read.etag)
+
+    with pytest.raises(StateChanged):
+        await env.store.append(
+            env.where, state("a1", 151, updated=2), [msg(i) for i in range(2, 152)], if_match=read.etag
+        )
+
+    assert await env.store.load(env.where, "a1") == (state("a1", 1, tokens=3, updated=1), [system()])
+
+
+async def test_two_processes_posting_and_recreating_one_assistant_keep_every_history_whole(env: Env) -> None:
+    """Posts (read, then write only onto what was read) race with re-creates from a second store instance."""
+    await env.store.create(env.where, state("race", 1), [system("v0")])
+    other = env.second()
+    written: list[int] = []
+    refused = 0
+
+    async def poster(store: AssistantStore, worker: int) -> None:
+        nonlocal refused
+        for n in range(6):
+            loaded = await store.load(env.where, "race")
+            if loaded is None:  # Azure Tables: a create in progress in the other process (state row first)
+                assert env.kind == "tables"
+                refused += 1
+                continue
+            read, _history = loaded
+            await asyncio.sleep(0.001 * ((worker + n) % 3))  # "the model is thinking"
+            new = [
+                msg(read.total_messages + 1, content=f"w{worker}-{n}"),
+                msg(read.total_messages + 2, "Assistant"),
+            ]
+            try:
+                await store.append(
+                    env.where,
+                    state("race", read.total_messages + 2, updated=worker * 100 + n),
+                    new,
+                    if_match=read.etag,
+                )
+                written.append(worker)
+            except StateChanged:
+                refused += 1
+            except Conflict:
+                refused += 1
+
+    async def recreator(store: AssistantStore) -> None:
+        for n in range(4):
+            await store.create(env.where, state("race", 1, tokens=n + 1), [system(f"v{n + 1}")])
+            await asyncio.sleep(0.003)
+
+    try:
+        await asyncio.gather(
+            *(poster(env.store if w % 2 else other, w) for w in range(4)),
+            recreator(other),
+            recreator(env.store),
+        )
+    finally:
+        if other is not env.store:
+            await other.close()
+
+    final, messages = await rows_of(env, env.where, "race")
+    assert [m.index for m in messages] == list(range(1, len(messages) + 1))  # contiguous from msg-0001
+    assert final.total_messages == len(messages)
+    assert messages[0].role == "System" and messages[0].content.startswith("v")
+    assert written and refused  # both outcomes happened: the test exercised the race
+
+
+async def test_concurrent_creates_of_one_id_from_two_stores_end_in_one_clean_assistant(env: Env) -> None:
+    await env.store.create(env.where, state("same", 1), [system("before")])
+    await env.store.append(env.where, state("same", 40), [msg(i) for i in range(2, 41)])
+    other = env.second()
+    try:
+        await asyncio.gather(
+            *(
+                (other if i % 2 else env.store).create(
+                    env.where, state("same", 1, tokens=i), [system(f"create {i}")]
+                )
+                for i in range(12)
+            )
+        )
+    finally:
+        if other is not env.store:
+            await other.close()
+
+    loaded_state, messages = await rows_of(env, env.where, "same")
+    assert [m.content for m in messages] == [f"create {loaded_state.total_tokens}"]
+    assert loaded_state.total_messages == 1
+
+
 # -- Azure Tables specifics ----------------------------------------------------------------------------------
 
 
@@ -549,6 +732,160 @@ async def test_sqlite_load_after_on_10000_messages_uses_the_created_at_index(tmp
         )
     assert "USING INDEX entities_created_at" in plan
     assert "CreatedAt>?" in plan.replace(" ", "")
+
+
+async def test_sqlite_database_wal_and_shm_are_readable_by_the_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "app" / ".funchost" / "assistants.db"
+    store = SqliteStore(path)
+    try:
+        await store.create(Collection(), state("a1", 1), [system()])
+        modes = {
+            p.name: stat.S_IMODE(p.stat().st_mode)
+            for p in path.parent.iterdir()
+            if p.name.startswith("assistants")
+        }
+    finally:
+        await store.close()
+
+    assert modes == {"assistants.db": 0o600, "assistants.db-wal": 0o600, "assistants.db-shm": 0o600}
+
+
+async def test_sqlite_reads_on_a_missing_file_do_not_create_it(tmp_path: Path) -> None:
+    path = tmp_path / "app" / ".funchost" / "assistants.db"
+    store = SqliteStore(path)
+    try:
+        assert await store.list(Collection()) == []
+        assert await store.load(Collection(), "a1") is None
+        assert await store.delete(Collection(), "a1") is False
+        with pytest.raises(StoreError):
+            await store.append(Collection(), state("a1", 2), [msg(2)])
+    finally:
+        await store.close()
+
+    assert not path.parent.exists()
+
+
+async def test_sqlite_file_deleted_while_running_is_unavailable_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / ".funchost" / "assistants.db"
+    store = SqliteStore(path)
+    try:
+        await store.create(Collection(), state("a1", 1), [system()])
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+        for attempt in (
+            store.create(Collection(), state("a2", 1), [system()]),
+            store.append(Collection(), state("a1", 2), [msg(2)]),
+            store.load(Collection(), "a1"),
+            store.list(Collection()),
+        ):
+            with pytest.raises(StoreUnavailable) as caught:
+                await attempt
+            assert str(caught.value) == (
+                f"sqlite store {path} was deleted while the host was running; nothing more is read or written "
+                "through the old file, whose data would be lost at the next start. Restart funchost to open the "
+                "file now at that path (a new, empty store if it is gone), or restore the file."
+            )
+    finally:
+        await store.close()
+
+
+async def test_sqlite_file_replaced_while_running_is_unavailable(tmp_path: Path) -> None:
+    path = tmp_path / "assistants.db"
+    store = SqliteStore(path)
+    try:
+        await store.create(Collection(), state("a1", 1), [system()])
+        path.rename(tmp_path / "moved.db")
+        path.write_bytes(b"")
+
+        with pytest.raises(StoreUnavailable) as caught:
+            await store.load(Collection(), "a1")
+    finally:
+        await store.close()
+
+    assert f"sqlite store {path} was replaced by another file while the host was running" in str(caught.value)
+
+
+async def test_sqlite_corrupt_file_names_the_file_and_the_fix_then_recovers(tmp_path: Path) -> None:
+    path = tmp_path / "assistants.db"
+    path.write_bytes(b"this is not a database, it is a text file\n" * 200)
+    store = SqliteStore(path)
+    try:
+        for attempt in (store.load(Collection(), "a1"), store.create(Collection(), state("a1", 0), [])):
+            with pytest.raises(StoreUnavailable) as caught:
+                await attempt
+            assert str(caught.value) == (
+                f"sqlite store {path} is not a usable SQLite database (file is not a database): the file is "
+                "damaged or is not an assistant store. Stop funchost and move the file away (a new, empty store "
+                "is created at the next call) or restore a backup of it."
+            )
+        path.rename(tmp_path / "corrupt.db")
+        await store.create(Collection(), state("a1", 0), [])
+        assert await store.load(Collection(), "a1") == (state("a1", 0), [])
+    finally:
+        await store.close()
+
+
+_WRITER = """
+import asyncio, sys
+from datetime import UTC, datetime
+from pathlib import Path
+from funchost_assistants.models import AssistantState, ChatMessage
+from funchost_assistants.stores import Collection, SqliteStore, StateChanged
+
+async def main() -> None:
+    store = SqliteStore(Path(sys.argv[1]))
+    where = Collection()
+    ok = refused = 0
+    for n in range(int(sys.argv[3])):
+        state, history = await store.load(where, "shared")
+        now = datetime.now(UTC)
+        new = [ChatMessage(state.total_messages + 1, f"{sys.argv[2]}-{n}", "User", now),
+               ChatMessage(state.total_messages + 2, "ok", "Assistant", now)]
+        if n % 7 == 3:
+            await store.create(where, AssistantState("shared", True, now, now, 1, 0),
+                               [ChatMessage(1, f"recreated by {sys.argv[2]}", "System", now)])
+            continue
+        try:
+            await store.append(where, AssistantState("shared", True, state.created_at, now,
+                                                     state.total_messages + 2, n), new, if_match=state.etag)
+            ok += 1
+        except StateChanged:
+            refused += 1
+    await store.close()
+    print(ok, refused)
+
+asyncio.run(main())
+"""
+
+
+def test_sqlite_two_processes_posting_and_recreating_keep_the_history_whole(tmp_path: Path) -> None:
+    """Two real processes on one SQLite file: every history stays contiguous and its total matches."""
+    path = tmp_path / "shared.db"
+
+    async def seed() -> None:
+        store = SqliteStore(path)
+        await store.create(Collection(), state("shared", 1), [system()])
+        await store.close()
+
+    asyncio.run(seed())
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WRITER, str(path), name, "60"], stdout=subprocess.PIPE, text=True
+        )
+        for name in ("p1", "p2")
+    ]
+    outputs = [p.communicate(timeout=120)[0].split() for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+
+    with sqlite3.connect(path) as db:
+        keys = [
+            r[0] for r in db.execute("SELECT RowKey FROM entities WHERE RowKey LIKE 'msg-%' ORDER BY RowKey")
+        ]
+        (total,) = db.execute("SELECT TotalMessages FROM entities WHERE RowKey = 'state'").fetchone()
+    assert keys == [f"msg-{i:04X}" for i in range(1, len(keys) + 1)]
+    assert total == len(keys)
+    assert sum(int(o[0]) for o in outputs) > 0
 
 
 # -- open_store ----------------------------------------------------------------------------------------------

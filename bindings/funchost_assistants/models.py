@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -73,6 +73,9 @@ class AssistantState:
     last_updated_at: datetime
     total_messages: int
     total_tokens: int
+    etag: str | None = field(default=None, compare=False)
+    """The version of the row as loaded (Azure Tables ETag; a digest of the row on the other stores), so a
+    write can require that the row is still the one it read. Not part of equality."""
 
 
 @dataclass(frozen=True)

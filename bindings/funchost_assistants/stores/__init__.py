@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from funchost_assistants.stores.base import AssistantStore, Collection, Conflict, StoreError, StoreUnavailable
+from funchost_assistants.stores.base import (
+    AssistantStore,
+    Collection,
+    Conflict,
+    StateChanged,
+    StoreError,
+    StoreUnavailable,
+)
 from funchost_assistants.stores.memory import MemoryStore
 from funchost_assistants.stores.sqlite import SqliteStore
 
@@ -38,6 +45,7 @@ __all__ = [
     "Conflict",
     "MemoryStore",
     "SqliteStore",
+    "StateChanged",
     "StoreError",
     "StoreUnavailable",
     "open_store",

@@ -16,7 +16,14 @@ from funchost_assistants.models import (
     state_entity,
     state_from_entity,
 )
-from funchost_assistants.stores.base import Collection, Conflict, StoreError
+from funchost_assistants.stores.base import (
+    Collection,
+    Conflict,
+    StoreError,
+    digest_etag,
+    state_changed,
+    with_etag,
+)
 
 Entity = dict[str, Any]
 Partition = dict[str, Entity]
@@ -63,14 +70,25 @@ class MemoryStore:
         messages = [message_from_entity(e) for key, e in sorted(partition.items()) if is_message_row(key)]
         if after is not None:
             messages = [m for m in messages if m.created_at > after]
-        return state_from_entity(partition[STATE_ROW_KEY]), messages
+        return with_etag(state_from_entity(partition[STATE_ROW_KEY])), messages
 
-    async def append(self, where: Collection, state: AssistantState, messages: Sequence[ChatMessage]) -> None:
-        """Insert new message rows and merge the state row, all or nothing."""
+    async def append(
+        self,
+        where: Collection,
+        state: AssistantState,
+        messages: Sequence[ChatMessage],
+        *,
+        if_match: str | None = None,
+    ) -> None:
+        """Insert new message rows and merge the state row, all or nothing (only onto ``if_match``)."""
         table = self._tables.get((where.connection, where.table))
         if table is None:
             raise missing_table_error(where)
         partition = table.get(state.id, {})
+        if if_match is not None:
+            current = partition.get(STATE_ROW_KEY)
+            if current is None or digest_etag(state_from_entity(current)) != if_match:
+                raise state_changed(where, state.id)
         new = [message_entity(state.id, m) for m in messages]
         keys = [e["RowKey"] for e in new]
         taken = [k for k in keys if k in partition]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -10,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from funchost_assistants.models import (
     STATE_ROW_KEY,
@@ -21,10 +22,12 @@ from funchost_assistants.models import (
     state_entity,
     state_from_entity,
 )
-from funchost_assistants.stores.base import Collection, Conflict, StoreUnavailable
+from funchost_assistants.stores.base import Collection, Conflict, StoreUnavailable, state_changed, with_etag
 from funchost_assistants.stores.memory import missing_table_error
 
 T = TypeVar("T")
+_WRITE: Any = object()
+"""``empty`` of a write: it runs (and creates the database) even when the file does not exist yet."""
 
 PROPERTIES = (
     "Content",
@@ -163,6 +166,8 @@ class SqliteStore:
         self._busy_timeout_ms = busy_timeout_ms
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="funchost-sqlite")
         self._conn: sqlite3.Connection | None = None
+        self._identity: tuple[int, int] | None = None
+        """(device, inode) of the file the connection opened: a deleted or replaced file is detected."""
 
     def describe(self) -> str:
         """Where the data lives."""
@@ -170,32 +175,66 @@ class SqliteStore:
 
     # -- plumbing -------------------------------------------------------------------------------------
 
+    def _create_file(self) -> None:
+        """The folder (with a ``.gitignore``) and an empty database file readable by its owner only."""
+        folder = self.path.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        ignore = folder / ".gitignore"
+        if not ignore.exists():
+            ignore.write_text("*\n", encoding="utf-8")
+        # SQLite gives the -wal and -shm files the database file's permissions, so 0600 covers all three.
+        os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+
     def _connect(self) -> sqlite3.Connection:
         if self._conn is None:
-            folder = self.path.parent
-            folder.mkdir(parents=True, exist_ok=True)
-            ignore = folder / ".gitignore"
-            if not ignore.exists():
-                ignore.write_text("*\n", encoding="utf-8")
+            self._create_file()
             conn = sqlite3.connect(self.path, isolation_level=None, timeout=self._busy_timeout_ms / 1000)
-            conn.row_factory = sqlite3.Row
-            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
-            deadline = time.monotonic() + self._busy_timeout_ms / 1000
-            while True:  # switching to WAL does not wait on the busy handler while another process does it
-                try:
-                    conn.execute("PRAGMA journal_mode = WAL")
-                    conn.executescript(SCHEMA)
-                    break
-                except sqlite3.OperationalError as exc:
-                    if "locked" not in str(exc) or time.monotonic() > deadline:
-                        conn.close()
-                        raise
-                    time.sleep(0.02)
-            conn.execute("PRAGMA synchronous = NORMAL")
-            self._conn = conn
+            try:
+                stat = os.stat(self.path)
+                conn.row_factory = sqlite3.Row
+                conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+                deadline = time.monotonic() + self._busy_timeout_ms / 1000
+                while (
+                    True
+                ):  # switching to WAL does not wait on the busy handler while another process does it
+                    try:
+                        conn.execute("PRAGMA journal_mode = WAL")
+                        conn.executescript(SCHEMA)
+                        break
+                    except sqlite3.OperationalError as exc:
+                        if "locked" not in str(exc) or time.monotonic() > deadline:
+                            raise
+                        time.sleep(0.02)
+                conn.execute("PRAGMA synchronous = NORMAL")
+            except BaseException:
+                conn.close()
+                raise
+            self._conn, self._identity = conn, (stat.st_dev, stat.st_ino)
         return self._conn
 
-    def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    def _check_file(self) -> None:
+        """Refuse to go on when the path no longer names the open file (deleted or replaced while running):
+        writes would land in an unlinked file and vanish at the next start."""
+        if self._conn is None or self._identity is None:
+            return
+        try:
+            stat = os.stat(self.path)
+        except FileNotFoundError:
+            what = "was deleted"
+        else:
+            if (stat.st_dev, stat.st_ino) == self._identity:
+                return
+            what = "was replaced by another file"
+        raise StoreUnavailable(
+            f"sqlite store {self.path} {what} while the host was running; nothing more is read or written "
+            "through the old file, whose data would be lost at the next start. Restart funchost to open "
+            "the file now at that path (a new, empty store if it is gone), or restore the file."
+        )
+
+    def _call(self, fn: Callable[[sqlite3.Connection], T], empty: Any) -> T:
+        if self._conn is None and empty is not _WRITE and not self.path.exists():
+            return cast(T, empty)  # reading never creates the database
+        self._check_file()
         try:
             return fn(self._connect())
         except sqlite3.OperationalError as exc:
@@ -203,9 +242,19 @@ class SqliteStore:
                 f"sqlite store {self.path}: {exc}; check that the file is writable and not locked by "
                 "another program, then retry."
             ) from exc
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.IntegrityError | sqlite3.ProgrammingError):
+                raise
+            raise StoreUnavailable(
+                f"sqlite store {self.path} is not a usable SQLite database ({exc}): the file is damaged or "
+                "is not an assistant store. Stop funchost and move the file away (a new, empty store is "
+                "created at the next call) or restore a backup of it."
+            ) from exc
 
-    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self._call, fn)
+    async def _run(self, fn: Callable[[sqlite3.Connection], T], *, empty: Any = None) -> T:
+        """Run ``fn`` on the store's thread; ``empty`` is the answer of a read when the file does not exist
+        (``_WRITE`` for writes, which create it)."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._call, fn, empty)
 
     @staticmethod
     @contextmanager
@@ -244,7 +293,7 @@ class SqliteStore:
                 )
                 conn.executemany(_INSERT_SQL, rows)
 
-        await self._run(run)
+        await self._run(run, empty=_WRITE)
 
     async def load(
         self, where: Collection, assistant_id: str, *, after: datetime | None = None
@@ -265,19 +314,31 @@ class SqliteStore:
             if after is not None:  # exact comparison (text order is time order; this guards odd rows)
                 messages = [m for m in messages if m.created_at > after]
                 messages.sort(key=_row_order)
-            return state_from_entity(_entity(state)), messages
+            return with_etag(state_from_entity(_entity(state))), messages
 
-        return await self._run(run)
+        return await self._run(run, empty=None)
 
-    async def append(self, where: Collection, state: AssistantState, messages: Sequence[ChatMessage]) -> None:
-        """Insert new message rows and merge the state row in one transaction."""
+    async def append(
+        self,
+        where: Collection,
+        state: AssistantState,
+        messages: Sequence[ChatMessage],
+        *,
+        if_match: str | None = None,
+    ) -> None:
+        """Insert new message rows and merge the state row in one transaction (only onto ``if_match``)."""
         rows = [_row(where, message_entity(state.id, m)) for m in messages]
         state_row = _row(where, state_entity(state))
+        key = (where.connection, where.table, state.id)
 
         def run(conn: sqlite3.Connection) -> None:
-            with self._transaction(conn, write=True):
+            with self._transaction(conn, write=True):  # BEGIN IMMEDIATE: no other writer until COMMIT
                 if not self._table_exists(conn, where):
                     raise missing_table_error(where)
+                if if_match is not None:
+                    current = conn.execute(_LOAD_STATE_SQL, (*key, STATE_ROW_KEY)).fetchone()
+                    if current is None or with_etag(state_from_entity(_entity(current))).etag != if_match:
+                        raise state_changed(where, state.id)
                 try:
                     conn.executemany(_INSERT_SQL, rows)
                 except sqlite3.IntegrityError:
@@ -288,7 +349,9 @@ class SqliteStore:
                     ) from None
                 conn.execute(_MERGE_STATE_SQL, state_row)
 
-        await self._run(run)
+        if self._conn is None and not self.path.exists():
+            raise missing_table_error(where)
+        await self._run(run, empty=_WRITE)
 
     async def list(self, where: Collection) -> list[AssistantState]:
         """Every assistant's state row, by id."""
@@ -299,9 +362,9 @@ class SqliteStore:
                 "ORDER BY PartitionKey",
                 (where.connection, where.table, STATE_ROW_KEY),
             ).fetchall()
-            return [state_from_entity(_entity(r)) for r in rows]
+            return [with_etag(state_from_entity(_entity(r))) for r in rows]
 
-        return await self._run(run)
+        return await self._run(run, empty=[])
 
     async def delete(self, where: Collection, assistant_id: str) -> bool:
         """Remove the partition; False when there was nothing."""
@@ -314,7 +377,7 @@ class SqliteStore:
                 )
                 return cursor.rowcount > 0
 
-        return await self._run(run)
+        return await self._run(run, empty=False)
 
     async def close(self) -> None:
         """Close the connection and stop the worker thread."""

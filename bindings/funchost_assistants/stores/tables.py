@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -10,6 +12,7 @@ from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
+from azure.core import MatchConditions
 from azure.core.exceptions import (
     ClientAuthenticationError,
     HttpResponseError,
@@ -33,7 +36,14 @@ from funchost_assistants.models import (
     state_entity,
     state_from_entity,
 )
-from funchost_assistants.stores.base import Collection, Conflict, StoreError, StoreUnavailable
+from funchost_assistants.stores.base import (
+    Collection,
+    Conflict,
+    StoreError,
+    StoreUnavailable,
+    state_changed,
+    with_etag,
+)
 from funchost_assistants.stores.memory import missing_table_error
 
 T = TypeVar("T")
@@ -47,6 +57,25 @@ MAX_BATCH_BYTES = 3 * 1024 * 1024
 _MESSAGE_RANGE = "RowKey ge 'msg-' and RowKey lt 'msg.'"
 _SERVER_SLACK = timedelta(milliseconds=1)
 """Azurite compares datetimes at millisecond precision: filter coarsely there, exactly here."""
+
+
+CREATE_ROUNDS = 12
+"""How often a create or delete starts over when another process writes the same partition meanwhile."""
+_RACE_CODES = ("UpdateConditionNotSatisfied", "EntityAlreadyExists", "ResourceNotFound", "EntityNotFound")
+
+
+class _Raced(Exception):
+    """Another writer changed the partition between our read and our write."""
+
+
+def _etag(entity: Any) -> str | None:
+    metadata = getattr(entity, "metadata", None) or {}
+    return metadata.get("etag")
+
+
+def _if_unchanged(entity: Any) -> dict[str, Any]:
+    etag = _etag(entity)
+    return {"etag": etag, "match_condition": MatchConditions.IfNotModified} if etag else {}
 
 
 def odata_string(value: str) -> str:
@@ -97,8 +126,9 @@ class TablesStore:
     """Assistants in Azure Tables with the extension's exact layout; the connection is resolved per call
     from the collection's connection setting (``<name>__tableServiceUri`` or a connection string).
 
-    ``create`` is atomic per assistant within one process (a per-id lock around delete + insert); two
-    processes creating the same id at once can still interleave, exactly like the real extension.
+    Several processes may share a table: ``create`` and ``delete`` remove exactly the rows they read (If-Match)
+    and start over when another writer got in between, and ``append(if_match=...)`` puts If-Match on the state
+    row in the same transaction as the new rows.
     """
 
     name = "tables"
@@ -196,7 +226,7 @@ class TablesStore:
 
     async def _query(self, svc: _Service, table: TableClient, query: str) -> list[dict[str, Any]]:
         async def run() -> list[dict[str, Any]]:
-            return [dict(e) async for e in table.query_entities(query)]
+            return [e async for e in table.query_entities(query)]  # TableEntity: a dict with its ETag
 
         return await self._call(svc, run, read=True, table=table.table_name)
 
@@ -230,8 +260,31 @@ class TablesStore:
 
     # -- the protocol -------------------------------------------------------------------------------------
 
+    async def _clear(self, svc: _Service, table: TableClient, assistant_id: str) -> int:
+        """Delete exactly the partition's rows as read, the state row first (so the assistant is gone at once
+        and no post can add to it), each only if unchanged since read; raises _Raced when another writer
+        touched the partition meanwhile. The number of rows deleted."""
+        rows = await self._query(svc, table, partition_filter(assistant_id))
+        rows.sort(key=lambda r: r.get("RowKey") != STATE_ROW_KEY)
+        ops: list[Operation] = [("delete", r, _if_unchanged(r)) for r in rows]
+        try:
+            if ops and ops[0][1].get("RowKey") == STATE_ROW_KEY:
+                await self._submit(svc, table, ops[:1])
+                ops = ops[1:]
+            await self._submit(svc, table, ops)
+        except HttpResponseError as exc:
+            if _code(exc) in _RACE_CODES or isinstance(exc, ResourceNotFoundError):
+                if _code(exc) == "TableNotFound":
+                    raise
+                raise _Raced from None
+            raise
+        return len(rows)
+
     async def create(self, where: Collection, state: AssistantState, messages: Sequence[ChatMessage]) -> None:
-        """Create the table if missing, delete the partition (batches of ≤100), add messages + state."""
+        """Create the table if missing, delete the partition, add messages + state (one transaction).
+
+        Other processes may write the same partition meanwhile: the deletes are conditional on the rows read
+        and the adds fail if a row exists, so a race starts the round over; the last create wins, whole."""
         svc = self._service(where.connection)
         async with self._lock(svc, where, state.id):
             try:
@@ -246,24 +299,30 @@ class TablesStore:
             except HttpResponseError as exc:
                 raise self._http_error(svc, where.table, exc) from None
             table = svc.client.get_table_client(where.table)
-            try:
-                old = await self._query(svc, table, partition_filter(state.id))
-                await self._submit(svc, table, [("delete", e) for e in old])
-                adds: list[Operation] = [("create", message_entity(state.id, m)) for m in messages]
-                adds.append(("create", state_entity(state)))
-                await self._submit(svc, table, adds)
-            except HttpResponseError as exc:
-                if isinstance(exc, ResourceExistsError) or _code(exc) == "EntityAlreadyExists":
-                    raise Conflict(
-                        f"assistant '{state.id}' in table '{where.table}' was written by another process "
-                        "while it was being created; create it again."
-                    ) from None
-                raise self._http_error(svc, where.table, exc) from None
+            adds: list[Operation] = [("create", message_entity(state.id, m)) for m in messages]
+            adds.append(("create", state_entity(state)))
+            for round_ in range(CREATE_ROUNDS):
+                try:
+                    await self._clear(svc, table, state.id)
+                    await self._submit(svc, table, adds)
+                    return
+                except _Raced:
+                    pass
+                except HttpResponseError as exc:
+                    if not (isinstance(exc, ResourceExistsError) or _code(exc) in _RACE_CODES):
+                        raise self._http_error(svc, where.table, exc) from None
+                await asyncio.sleep(random.uniform(0.005, 0.02) * (round_ + 1))
+            raise Conflict(
+                f"assistant '{state.id}' in table '{where.table}' kept being written by other processes "
+                f"while it was being created ({CREATE_ROUNDS} attempts); its old history may already be "
+                "deleted: create it again."
+            )
 
     async def load(
         self, where: Collection, assistant_id: str, *, after: datetime | None = None
     ) -> tuple[AssistantState, list[ChatMessage]] | None:
-        """State and messages (``CreatedAt > after``) in RowKey order, one query; None without state/table."""
+        """State (with its ETag) and messages (``CreatedAt > after``) in RowKey order, one query; None
+        without state/table."""
         svc = self._service(where.connection)
         table = svc.client.get_table_client(where.table)
         if after is None:
@@ -288,14 +347,26 @@ class TablesStore:
         messages = [message_from_entity(r) for r in found]
         if after is not None:
             messages = [m for m in messages if m.created_at > after]
-        return state_from_entity(state), messages
+        return with_etag(state_from_entity(state), _etag(state)), messages
 
-    async def append(self, where: Collection, state: AssistantState, messages: Sequence[ChatMessage]) -> None:
-        """Add message rows and merge the state row in one transaction (rolled back by hand past 100 rows)."""
+    async def append(
+        self,
+        where: Collection,
+        state: AssistantState,
+        messages: Sequence[ChatMessage],
+        *,
+        if_match: str | None = None,
+    ) -> None:
+        """Add message rows and merge the state row (If-Match ``if_match`` when given) in one transaction
+        (rolled back by hand past 100 rows)."""
         svc = self._service(where.connection)
         table = svc.client.get_table_client(where.table)
         ops: list[Operation] = [("create", message_entity(state.id, m)) for m in messages]
-        ops.append(("upsert", state_entity(state), {"mode": UpdateMode.MERGE}))
+        if if_match is None:
+            ops.append(("upsert", state_entity(state), {"mode": UpdateMode.MERGE}))
+        else:
+            condition = {"etag": if_match, "match_condition": MatchConditions.IfNotModified}
+            ops.append(("update", state_entity(state), {"mode": UpdateMode.MERGE, **condition}))
         written: list[Operation] = []
         try:
             if len(self._chunks(ops)) == 1:
@@ -303,18 +374,43 @@ class TablesStore:
             else:  # too big for one transaction: messages first, state last, undone by hand on failure
                 await self._submit(svc, table, ops[:-1], written)
                 await self._submit(svc, table, ops[-1:])
-        except (ResourceExistsError, ResourceNotFoundError, HttpResponseError) as exc:
+        except HttpResponseError as exc:
             if written:
-                await self._submit(svc, table, [("delete", op[1]) for op in written])
-            if isinstance(exc, ResourceExistsError) or _code(exc) == "EntityAlreadyExists":
+                await self._undo(svc, table, written)
+            code = _code(exc)
+            if code == "TableNotFound":
+                raise missing_table_error(where) from None
+            exists = isinstance(exc, ResourceExistsError) or code == "EntityAlreadyExists"
+            if if_match is not None and (
+                code in ("UpdateConditionNotSatisfied", "ResourceNotFound", "EntityNotFound")
+                or exc.status_code in (404, 412)
+                or (exists and await self._state_etag(svc, table, state.id) != if_match)
+            ):
+                raise state_changed(where, state.id) from None
+            if exists:
                 raise Conflict(
                     f"assistant '{state.id}' in table '{where.table}': a message row of "
                     f"{messages[0].row_key}..{messages[-1].row_key} already exists (another post wrote "
                     "it first); reload the assistant and retry."
                 ) from None
-            if _code(exc) == "TableNotFound":
-                raise missing_table_error(where) from None
             raise self._http_error(svc, where.table, exc) from None
+
+    async def _state_etag(self, svc: _Service, table: TableClient, assistant_id: str) -> str | None:
+        """The state row's current ETag (None when it is gone)."""
+        query = f"{partition_filter(assistant_id)} and RowKey eq '{STATE_ROW_KEY}'"
+        rows = await self._query(svc, table, query)
+        return _etag(rows[0]) if rows else None
+
+    async def _undo(self, svc: _Service, table: TableClient, written: Sequence[Operation]) -> None:
+        """Delete rows this call inserted (each only if unchanged; a row already gone is fine)."""
+        for op in written:
+            with contextlib.suppress(ResourceNotFoundError):
+                await self._call(
+                    svc,
+                    partial(table.delete_entity, op[1]["PartitionKey"], op[1]["RowKey"]),
+                    read=False,
+                    table=table.table_name,
+                )
 
     async def list(self, where: Collection) -> list[AssistantState]:
         """Every assistant's state row, by id."""
@@ -329,18 +425,24 @@ class TablesStore:
         return [state_from_entity(r) for r in sorted(rows, key=lambda r: str(r["PartitionKey"]))]
 
     async def delete(self, where: Collection, assistant_id: str) -> bool:
-        """Remove the partition in batches of ≤100; False when there was nothing."""
+        """Remove the partition (state row first, each row only if unchanged since read; a race with another
+        writer starts over); False when there was nothing."""
         svc = self._service(where.connection)
         table = svc.client.get_table_client(where.table)
         async with self._lock(svc, where, assistant_id):
-            try:
-                rows = await self._query(svc, table, partition_filter(assistant_id))
-                await self._submit(svc, table, [("delete", e) for e in rows])
-            except ResourceNotFoundError:
-                return False
-            except HttpResponseError as exc:
-                raise self._http_error(svc, where.table, exc) from None
-        return bool(rows)
+            for round_ in range(CREATE_ROUNDS):
+                try:
+                    return await self._clear(svc, table, assistant_id) > 0
+                except _Raced:
+                    await asyncio.sleep(random.uniform(0.005, 0.02) * (round_ + 1))
+                except ResourceNotFoundError:
+                    return False
+                except HttpResponseError as exc:
+                    raise self._http_error(svc, where.table, exc) from None
+        raise Conflict(
+            f"assistant '{assistant_id}' in table '{where.table}' kept being written by other processes "
+            f"while it was being deleted ({CREATE_ROUNDS} attempts): delete it again."
+        )
 
     async def close(self) -> None:
         """Close every cached client and credential."""
