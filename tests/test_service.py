@@ -19,10 +19,11 @@ from funchost_assistants.service import (
     SUCCEEDED_TEXT,
     AssistantService,
     ChatOptions,
+    Coordination,
     Skill,
     parse_timestamp,
 )
-from funchost_assistants.stores.base import Collection
+from funchost_assistants.stores.base import Collection, StateChanged
 from funchost_assistants.stores.memory import MemoryStore
 
 WHERE = Collection("AzureWebJobsStorage", "ChatState")
@@ -438,7 +439,7 @@ async def test_concurrent_posts_keep_every_message(store: MemoryStore) -> None:
     for i, m in enumerate(messages[1:]):
         if m.role == "User":
             assert messages[i + 2].content == f"re: {m.content}"
-    assert len(service._locks) == 0  # locks are dropped once nobody uses them
+    assert len(service.shared.locks) == 0  # locks are dropped once nobody uses them
 
 
 async def test_post_to_other_collection_is_separate(
@@ -589,3 +590,65 @@ async def test_query_invalid_timestamp(service: AssistantService) -> None:
     await create(service)
     with pytest.raises(InvalidRequest, match=r"^Invalid timestamp 'not-a-date'\. "):
         await service.query(WHERE, "a1", "not-a-date")
+
+
+# -- hot reload and several processes (issue 10, items 1 and 2) -----------------------------------------------
+
+
+class GatedChat(ScriptedChatModel):
+    """A model that answers only once the test opens the gate: a post held "waiting on the model"."""
+
+    def __init__(self) -> None:
+        super().__init__(default=lambda request: ChatReply(content=f"re: {request.messages[-1]['content']}"))
+        self.gate = asyncio.Event()
+        self.waiting = asyncio.Event()
+
+    async def complete(self, request: ChatRequest) -> ChatReply:
+        self.waiting.set()
+        await self.gate.wait()
+        return await super().complete(request)
+
+
+async def test_two_host_versions_on_one_store_share_the_per_assistant_lock(store: MemoryStore) -> None:
+    """A reload: the old version's post waits on the model while the new version re-creates the assistant.
+    The re-create waits for the post, then wipes the history; no row of the old post lands on the new one."""
+    slow = GatedChat()
+    old = AssistantService(store, slow, logging.getLogger("test.old"))
+    new = AssistantService(store, ScriptedChatModel(), logging.getLogger("test.new"))
+    await create(old)
+    post = asyncio.create_task(old.post(WHERE, "a1", "hello", OPTIONS, [], Skills()))
+    await slow.waiting.wait()
+
+    recreate = asyncio.create_task(create(new, instructions="fresh"))
+    await asyncio.sleep(0.01)
+    assert not recreate.done()  # the new version waits for the old version's post
+    slow.gate.set()
+    assert json.loads(await post)["recentMessages"][0]["content"] == "re: hello"
+    await recreate
+
+    assert old.shared is new.shared
+    assert summary(await rows(store)) == [("msg-0001", "System", "fresh", None)]
+    state = await store.load(WHERE, "a1")
+    assert state is not None and state[0].total_messages == 1
+
+
+async def test_a_post_onto_an_assistant_recreated_by_another_process_fails_and_writes_nothing(
+    store: MemoryStore,
+) -> None:
+    """Another process (its own coordination) re-creates the assistant while this post waits on the model."""
+    slow = GatedChat()
+    here = AssistantService(store, slow, logging.getLogger("test.here"), Coordination())
+    there = AssistantService(store, ScriptedChatModel(), logging.getLogger("test.there"), Coordination())
+    await create(here)
+    post = asyncio.create_task(here.post(WHERE, "a1", "two", OPTIONS, [], Skills()))
+    await slow.waiting.wait()
+
+    await create(there, instructions="fresh")
+    slow.gate.set()
+    with pytest.raises(StateChanged) as caught:
+        await post
+
+    assert "changed while this post was running" in str(caught.value)
+    assert summary(await rows(store)) == [("msg-0001", "System", "fresh", None)]
+    state = await store.load(WHERE, "a1")
+    assert state is not None and state[0].total_messages == 1

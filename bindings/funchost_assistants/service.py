@@ -39,7 +39,9 @@ __all__ = [
     "SUCCEEDED_TEXT",
     "AssistantService",
     "ChatOptions",
+    "Coordination",
     "Skill",
+    "coordination_for",
     "parse_timestamp",
     "tool_result_content",
 ]
@@ -265,27 +267,62 @@ class _Clock:
         return now
 
 
+class Coordination:
+    """What every version of the assistant service in one process must share, so a hot reload (old version
+    draining while the new one serves) never lets two writers into one assistant: the per-assistant locks,
+    the clock and the warn-once flags. Kept for the whole process (``host.keep``), never per host version."""
+
+    def __init__(self) -> None:
+        self.clock = _Clock()
+        self.locks: weakref.WeakValueDictionary[tuple[str, str, str], asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+        self.warned: set[str] = set()
+
+    def lock(self, where: Collection, assistant_id: str) -> asyncio.Lock:
+        """The lock serializing writes to one assistant; dropped once nobody holds or waits on it."""
+        key = (where.connection, where.table, assistant_id)
+        lock = self.locks.get(key)
+        if lock is None:
+            lock = asyncio.Lock()
+            self.locks[key] = lock
+        return lock
+
+    def warn_once(self, what: str) -> bool:
+        """True the first time ``what`` is asked about."""
+        if what in self.warned:
+            return False
+        self.warned.add(what)
+        return True
+
+
+_by_store: weakref.WeakKeyDictionary[Any, Coordination] = weakref.WeakKeyDictionary()
+
+
+def coordination_for(store: AssistantStore) -> Coordination:
+    """The coordination of every service on ``store`` in this process (a store outlives host versions)."""
+    try:
+        return _by_store.setdefault(store, Coordination())
+    except TypeError:  # a store object that cannot be weakly referenced: its own coordination
+        return Coordination()
+
+
 class AssistantService:
     """The assistant operations the bindings perform, against one store and one chat model."""
 
-    def __init__(self, store: AssistantStore, chat: ChatModel, log: logging.Logger) -> None:
+    def __init__(
+        self,
+        store: AssistantStore,
+        chat: ChatModel,
+        log: logging.Logger,
+        coordination: Coordination | None = None,
+    ) -> None:
         self.store = store
         self.chat = chat
         self.log = log
-        self._clock = _Clock()
-        self._locks: weakref.WeakValueDictionary[tuple[str, str, str], asyncio.Lock] = (
-            weakref.WeakValueDictionary()
-        )
-        self._warned_default_model = False
-
-    def _lock(self, where: Collection, assistant_id: str) -> asyncio.Lock:
-        """The lock serializing writes to one assistant; dropped once nobody holds or waits on it."""
-        key = (where.connection, where.table, assistant_id)
-        lock = self._locks.get(key)
-        if lock is None:
-            lock = asyncio.Lock()
-            self._locks[key] = lock
-        return lock
+        self.shared = coordination or coordination_for(store)
+        self._clock = self.shared.clock
+        self._lock = self.shared.lock
 
     # create ------------------------------------------------------------------------------------------------
 
@@ -328,8 +365,7 @@ class AssistantService:
     def _model(self, options: ChatOptions) -> ChatOptions:
         if options.model != PYTHON_DEFAULT_MODEL_LITERAL:
             return options
-        if not self._warned_default_model:
-            self._warned_default_model = True
+        if self.shared.warn_once("default-model"):
             self.log.warning(
                 "chatModel is the literal '%s' (the azure-functions decorator default); using '%s'. "
                 "Pass chat_model= explicitly (a deployment name on Azure OpenAI): the real extension "
@@ -451,7 +487,7 @@ class AssistantService:
             len(history) + len(pending),
             total_tokens,
         )
-        await self.store.append(where, new_state, pending)
+        await self.store.append(where, new_state, pending, if_match=state.etag)
         return assistant_state_json(assistant_id, new_state, [m for m in pending if m.role == "Assistant"])
 
     async def _run_skill(
