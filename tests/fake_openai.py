@@ -1,8 +1,10 @@
-"""An OpenAI-compatible chat-completions server on loopback, for tests: OpenAI and Azure OpenAI URL styles."""
+"""An OpenAI-compatible chat-completions and embeddings server on loopback, for tests: OpenAI and Azure OpenAI URL
+styles. Embeddings are the offline hashed bag of words (funchost_retrieval.hashing), as floats or base64 as asked."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import threading
 from collections import deque
@@ -46,6 +48,8 @@ class FakeOpenAIServer:
         """When set, requests must carry it: Bearer (OpenAI style), ``api-key`` or Bearer (Azure style)."""
         self.requests: list[SeenRequest] = []
         self._queue: deque[_Reply] = deque()
+        self._embedding_errors: deque[_Reply] = deque()
+        self.embedding_dimensions = 1536
         self._runner: web.AppRunner | None = None
         self._port = 0
         self._served = 0
@@ -102,10 +106,27 @@ class FakeOpenAIServer:
         self._queue.append(_Reply(status=status, error=body, headers=headers))
         return self
 
+    def embeddings_error(self, status: int, message: str = "fake embeddings failure") -> FakeOpenAIServer:
+        """Make the next embeddings request fail (no retry advised)."""
+        body = {"message": message, "type": "invalid_request_error" if status < 500 else "server_error"}
+        headers = {"retry-after-ms": "1", "x-should-retry": "false"}
+        self._embedding_errors.append(_Reply(status=status, error=body, headers=headers))
+        return self
+
+    @property
+    def embeddings_requests(self) -> list[SeenRequest]:
+        return [r for r in self.requests if r.path.endswith("/embeddings")]
+
+    @property
+    def chat_requests(self) -> list[SeenRequest]:
+        return [r for r in self.requests if r.path.endswith("/chat/completions")]
+
     async def __aenter__(self) -> FakeOpenAIServer:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._openai)
         app.router.add_post("/openai/deployments/{deployment}/chat/completions", self._azure)
+        app.router.add_post("/v1/embeddings", self._openai_embeddings)
+        app.router.add_post("/openai/deployments/{deployment}/embeddings", self._azure_embeddings)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -137,6 +158,53 @@ class FakeOpenAIServer:
         ):
             return _error(401, "Access denied due to invalid subscription key.", "401")
         return self._answer(request.match_info["deployment"])
+
+    async def _openai_embeddings(self, request: web.Request) -> web.Response:
+        seen = await self._record(request)
+        if self.api_key is not None and seen.headers.get("authorization") != f"Bearer {self.api_key}":
+            return _error(401, "Incorrect API key provided.", "invalid_api_key")
+        return self._embed(seen.json, seen.json.get("model", ""))
+
+    async def _azure_embeddings(self, request: web.Request) -> web.Response:
+        seen = await self._record(request)
+        if "api-version" not in seen.query:
+            return _error(404, "Resource not found (no api-version).", "404")
+        if self.api_key is not None and self.api_key not in (
+            seen.headers.get("api-key"),
+            seen.headers.get("authorization", "").removeprefix("Bearer "),
+        ):
+            return _error(401, "Access denied due to invalid subscription key.", "401")
+        return self._embed(seen.json, request.match_info["deployment"])
+
+    def _embed(self, body: Any, model: str) -> web.Response:
+        from funchost_retrieval.hashing import hash_embedding, token_count
+
+        if self._embedding_errors:
+            reply = self._embedding_errors.popleft()
+            return web.json_response({"error": reply.error}, status=reply.status, headers=reply.headers)
+        inputs = body.get("input")
+        if isinstance(inputs, str):
+            inputs = [inputs]
+        if not isinstance(inputs, list) or not inputs or not all(isinstance(i, str) and i for i in inputs):
+            return _error(
+                400, "'$.input' is invalid: a non-empty string or array of non-empty strings.", None
+            )
+        data = []
+        for index, text in enumerate(inputs):
+            vector = hash_embedding(text, self.embedding_dimensions)
+            if body.get("encoding_format") == "base64":
+                embedding: Any = base64.b64encode(vector.astype("<f4").tobytes()).decode("ascii")
+            else:
+                embedding = [float(x) for x in vector]
+            data.append({"object": "embedding", "index": index, "embedding": embedding})
+        tokens = sum(token_count(t) for t in inputs)
+        answer = {
+            "object": "list",
+            "data": data,
+            "model": model,
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
+        return web.Response(text=json.dumps(answer), content_type="application/json")
 
     async def _record(self, request: web.Request) -> SeenRequest:
         seen = SeenRequest(

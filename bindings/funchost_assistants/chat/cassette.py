@@ -1,4 +1,7 @@
-"""Record chat calls to a JSON-lines cassette and replay them offline."""
+"""Record chat and embeddings calls to a JSON-lines cassette and replay them offline.
+
+A line is ``{"request": <wire body>, "response": ...}``; an embeddings request (it has ``input``, no
+``messages``) keeps the service's response JSON as is."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from funchost_assistants.chat.base import ChatError, ChatModel, ChatReply, ChatRequest
+from funchost_assistants.chat.openai import EmbeddingsRequest
 from funchost_assistants.models import ToolCall
 
 __all__ = ["RecordingChatModel", "ReplayChatModel", "reply_from_json", "reply_to_json"]
@@ -56,6 +60,11 @@ def reply_from_json(data: Any) -> ChatReply:
     return ChatReply(content=content, tool_calls=calls, total_tokens=tokens)
 
 
+def is_embeddings(request: Any) -> bool:
+    """Whether a recorded request body is an embeddings call."""
+    return isinstance(request, dict) and "input" in request and "messages" not in request
+
+
 def _canonical(body: Any) -> str:
     return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
@@ -77,9 +86,29 @@ class RecordingChatModel:
         return f"{self.inner.describe()}, recording to {self.path}"
 
     async def complete(self, request: ChatRequest) -> ChatReply:
-        body = request.wire()
         reply = await self.inner.complete(request)
-        line = json.dumps({"request": body, "response": reply_to_json(reply)}, ensure_ascii=False)
+        self._append(request.wire(), reply_to_json(reply))
+        return reply
+
+    async def complete_raw(self, request: ChatRequest) -> tuple[ChatReply, dict[str, Any] | None]:
+        """The reply and, when the inner model has it, the completion as the service sent it."""
+        inner = getattr(self.inner, "complete_raw", None)
+        if inner is None:
+            return await self.complete(request), None
+        reply, raw = await inner(request)
+        self._append(request.wire(), reply_to_json(reply))
+        return reply, raw
+
+    async def embed(self, request: EmbeddingsRequest) -> dict[str, Any]:
+        inner = getattr(self.inner, "embed", None)
+        if inner is None:
+            raise ChatError(f"{self.inner.describe()} has no embeddings; nothing to record.")
+        body: dict[str, Any] = await inner(request)
+        self._append(request.wire(), body)
+        return body
+
+    def _append(self, body: dict[str, Any], response: Any) -> None:
+        line = json.dumps({"request": body, "response": response}, ensure_ascii=False)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a", encoding="utf-8") as file:
@@ -89,7 +118,6 @@ class RecordingChatModel:
                 f"Could not append to the cassette {self.path}: {error.strerror or error}; "
                 "check that the folder is writable."
             ) from error
-        return reply
 
     async def close(self) -> None:
         await self.inner.close()
@@ -109,6 +137,7 @@ class ReplayChatModel:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._replies: dict[str, deque[ChatReply]] = {}
+        self._embeddings: dict[str, deque[dict[str, Any]]] = {}
         self._recorded: dict[str, _Recorded] = {}
         self._lines: dict[str, list[int]] = {}
         self._count = 0
@@ -134,6 +163,17 @@ class ReplayChatModel:
                     raise ValueError(f"not valid JSON ({error.msg} at column {error.colno})") from None
                 if not isinstance(entry, dict) or not isinstance(entry.get("request"), dict):
                     raise ValueError('not an object with a "request" object')
+                if is_embeddings(entry["request"]):
+                    if not isinstance(entry.get("response"), dict) or not isinstance(
+                        entry["response"].get("data"), list
+                    ):
+                        raise ValueError('an embeddings "response" without a "data" list')
+                    key = _canonical(entry["request"])
+                    self._embeddings.setdefault(key, deque()).append(entry["response"])
+                    self._recorded.setdefault(key, _Recorded(number, _pretty(entry["request"])))
+                    self._lines.setdefault(key, []).append(number)
+                    self._count += 1
+                    continue
                 reply = reply_from_json(entry.get("response"))
             except ValueError as error:
                 raise ChatError(
@@ -148,6 +188,22 @@ class ReplayChatModel:
 
     def describe(self) -> str:
         return f"replay of cassette {self.path} ({self._count} recorded replies, no network)"
+
+    async def embed(self, request: EmbeddingsRequest) -> dict[str, Any]:
+        """The recorded response to an identical embeddings request."""
+        self._requests += 1
+        body = request.wire()
+        key = _canonical(body)
+        queue = self._embeddings.get(key)
+        if queue:
+            return queue.popleft()
+        if queue is not None:
+            raise ChatError(
+                f"Embeddings request #{self._requests} (model '{request.model}') matches the cassette {self.path} "
+                f"(line {', '.join(str(n) for n in self._lines[key])}), but its recorded responses were already "
+                "used. The app made more identical calls than when it was recorded; re-record the cassette."
+            )
+        raise ChatError(self._unmatched(request, body))
 
     async def complete(self, request: ChatRequest) -> ChatReply:
         self._requests += 1
@@ -165,7 +221,7 @@ class ReplayChatModel:
             )
         raise ChatError(self._unmatched(request, body))
 
-    def _unmatched(self, request: ChatRequest, body: dict[str, Any]) -> str:
+    def _unmatched(self, request: ChatRequest | EmbeddingsRequest, body: dict[str, Any]) -> str:
         head = f"No recorded reply in the cassette {self.path} for request #{self._requests}"
         head += f" (model '{request.model}')"
         advice = "Re-record the cassette, or change the app back so it sends the recorded request."

@@ -20,6 +20,7 @@ __all__ = [
     "DEFAULT_AZURE_API_VERSION",
     "DEFAULT_TIMEOUT_SECONDS",
     "MAX_RETRIES",
+    "EmbeddingsRequest",
     "Endpoint",
     "OpenAIChatModel",
     "TokenSource",
@@ -33,6 +34,31 @@ DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_TIMEOUT_SECONDS = 120.0
 MAX_RETRIES = 2
 COGNITIVE_SERVICES_SCOPE = "https://cognitiveservices.azure.com/.default"
+
+
+@dataclass(frozen=True)
+class EmbeddingsRequest:
+    """One embeddings call, in the OpenAI wire vocabulary."""
+
+    model: str
+    """Model name (OpenAI) or deployment name (Azure OpenAI)."""
+    input: list[str] | str
+    """The chunks (a list), or one string (semanticSearch's query)."""
+    connection: str = ""
+    """The binding's ``aiConnectionName``."""
+    encoding_format: str = "base64"
+    """What the extension asks for: base64 of little-endian float32."""
+
+    def wire(self) -> dict[str, Any]:
+        """The body as sent (no credentials)."""
+        return {"input": self.input, "model": self.model, "encoding_format": self.encoding_format}
+
+
+class _Call(Protocol):
+    @property
+    def model(self) -> str: ...
+    @property
+    def connection(self) -> str: ...
 
 
 class TokenSource(Protocol):
@@ -218,7 +244,7 @@ class OpenAIChatModel:
             )
         return value
 
-    def _client(self, endpoint: Endpoint, request: ChatRequest) -> _Client:
+    def _client(self, endpoint: Endpoint, request: _Call) -> _Client:
         cache_key = (request.connection, endpoint.identity(), request.model)
         client = self._clients.get(cache_key)
         if client is not None:
@@ -246,6 +272,11 @@ class OpenAIChatModel:
         return client
 
     async def complete(self, request: ChatRequest) -> ChatReply:
+        reply, _ = await self.complete_raw(request)
+        return reply
+
+    async def complete_raw(self, request: ChatRequest) -> tuple[ChatReply, dict[str, Any]]:
+        """The reply and the completion as the service sent it (semanticSearch hands it to the function)."""
         endpoint = resolve_endpoint(self._settings, request.connection)
         timeout = self._timeout()
         client = self._client(endpoint, request)
@@ -255,7 +286,36 @@ class OpenAIChatModel:
             completion = await client.sdk.chat.completions.create(**request.wire(), timeout=timeout)
         except openai.OpenAIError as error:
             raise _failure(error, endpoint, request, timeout) from None
-        return _reply(completion, endpoint, request)
+        return _reply(completion, endpoint, request), completion.model_dump(mode="json", exclude_unset=True)
+
+    async def embed(self, request: EmbeddingsRequest) -> dict[str, Any]:
+        """One embeddings call, resolved like chat (same settings, same client cache); the response JSON as the
+        service sent it (``data[i].embedding`` a base64 string when ``encoding_format`` is base64)."""
+        endpoint = resolve_endpoint(self._settings, request.connection)
+        timeout = self._timeout()
+        client = self._client(endpoint, request)
+        import openai
+
+        try:
+            raw = await client.sdk.embeddings.with_raw_response.create(
+                input=request.input,
+                model=request.model,
+                encoding_format=request.encoding_format,  # type: ignore[arg-type]
+                timeout=timeout,
+            )
+            body = raw.http_response.json()
+        except openai.OpenAIError as error:
+            raise _failure(error, endpoint, request, timeout, what="embeddings model") from None
+        except ValueError as error:
+            raise ChatError(
+                f"The embeddings model answered with invalid JSON ({_target(endpoint, request)}): {error}."
+            ) from None
+        if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+            raise ChatError(
+                f"The embeddings model answered without a 'data' list ({_target(endpoint, request)}); "
+                "check that the server implements /embeddings."
+            )
+        return body
 
     async def close(self) -> None:
         clients, self._clients = list(self._clients.values()), {}
@@ -265,7 +325,7 @@ class OpenAIChatModel:
                 await client.tokens.close()
 
 
-def _target(endpoint: Endpoint, request: ChatRequest) -> str:
+def _target(endpoint: Endpoint, request: _Call) -> str:
     noun = "deployment" if endpoint.is_azure else "model"
     where = f"{noun} '{request.model}'"
     if request.connection:
@@ -280,19 +340,20 @@ def _detail(error: openai.APIStatusError) -> str:
     return error.message
 
 
-def _hint(status: int, detail: str, endpoint: Endpoint, request: ChatRequest) -> str:
+def _hint(status: int, detail: str, endpoint: Endpoint, request: _Call) -> str:
+    prop = "embeddingsModel" if isinstance(request, EmbeddingsRequest) else "chatModel"
     if status in (401, 403):
         if endpoint.key_setting:
             return f"check the key in {endpoint.key_setting}"
         return "check that the identity has the 'Cognitive Services OpenAI User' role on the resource"
     if status == 404:
         if endpoint.is_azure:
-            return (
-                f"check that a deployment named '{request.model}' exists (chatModel is the deployment name)"
-            )
-        return f"check the model name '{request.model}' (the binding's chatModel) and the base URL"
+            return f"check that a deployment named '{request.model}' exists ({prop} is the deployment name)"
+        return f"check the model name '{request.model}' (the binding's {prop}) and the base URL"
     if status == 400 and ("max_tokens" in detail or "temperature" in detail):
         return "for a reasoning model set isReasoningModel=true so max_tokens/temperature are not sent"
+    if status == 400 and isinstance(request, EmbeddingsRequest):
+        return "check the binding's embeddingsModel and the input (empty or too long chunks are refused)"
     if status == 400:
         return "check the binding's chatModel, temperature, topP and maxTokens"
     if status == 429:
@@ -307,28 +368,28 @@ def _scrub(text: str, endpoint: Endpoint) -> str:
 
 
 def _failure(
-    error: openai.OpenAIError, endpoint: Endpoint, request: ChatRequest, timeout: float
+    error: openai.OpenAIError, endpoint: Endpoint, request: _Call, timeout: float, what: str = "chat model"
 ) -> ChatError:
     import openai
 
     target = _target(endpoint, request)
     if isinstance(error, openai.APITimeoutError):
         text = (
-            f"The chat model did not answer within {timeout:g} s ({target}, {MAX_RETRIES} retries); "
+            f"The {what} did not answer within {timeout:g} s ({target}, {MAX_RETRIES} retries); "
             "raise FUNCHOST_CHAT_TIMEOUT (seconds) or check the server."
         )
     elif isinstance(error, openai.APIConnectionError):
         cause = error.__cause__ or error
         text = (
-            f"Could not reach the chat model ({target}): {cause}; "
+            f"Could not reach the {what} ({target}): {cause}; "
             f"check {endpoint.endpoint_setting} and that the server is running."
         )
     elif isinstance(error, openai.APIStatusError):
         detail = _detail(error)
         hint = _hint(error.status_code, detail, endpoint, request)
-        text = f"The chat model call failed with HTTP {error.status_code} ({target}): {detail}; {hint}."
+        text = f"The {what} call failed with HTTP {error.status_code} ({target}): {detail}; {hint}."
     else:
-        text = f"The chat model call failed ({target}): {error}."
+        text = f"The {what} call failed ({target}): {error}."
     return ChatError(_scrub(text, endpoint))
 
 
