@@ -6,17 +6,34 @@ import asyncio
 import contextlib
 import io
 import logging
+import os
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TextIO
 
 from funchost.spec import FunctionSpec
 
-SYSTEM_PREFIXES = ("funchost", "aiohttp", "azure", "openai", "httpx", "httpcore", "asyncio", "watchfiles")
+SYSTEM_PREFIXES = (
+    "funchost",
+    "aiohttp",
+    "azure",
+    "azure_functions_worker",
+    "openai",
+    "httpx",
+    "httpcore",
+    "asyncio",
+    "watchfiles",
+    "urllib3",
+    "requests",
+)
 """Logger names shown at Warning and above unless --verbose (host internals and libraries)."""
+WORKER_SYSTEM_PREFIXES = ("azure.functions", "azure_functions_worker")
+"""The SDK's and the worker's loggers: system logs the worker never shows as function logs (only --verbose)."""
+DEBUG_LOGGING_SETTING = "PYTHON_ENABLE_DEBUG_LOGGING"
+"""The worker sets the root logger to DEBUG only when this is true; otherwise INFO, whatever host.json says."""
 
 COLORS = {
     "gray": "\x1b[90m",
@@ -59,6 +76,52 @@ def stamp_of(created: float) -> str:
 
 def is_system(logger_name: str) -> bool:
     return logger_name.split(".", 1)[0] in SYSTEM_PREFIXES
+
+
+def is_worker_system(logger_name: str) -> bool:
+    """``azure.functions*`` and ``azure_functions_worker*``: the worker sends these as system logs."""
+    return any(logger_name == p or logger_name.startswith(p + ".") for p in WORKER_SYSTEM_PREFIXES)
+
+
+def is_library(logger_name: str) -> bool:
+    """A third-party library's logger (not funchost's own, not the app's)."""
+    return is_system(logger_name) and logger_name.split(".", 1)[0] != "funchost"
+
+
+def _true_like(value: str | None) -> bool:
+    return value is not None and value.strip().lower() in ("1", "true", "t", "yes", "y")
+
+
+def worker_root_level(environ: Mapping[str, str] | None = None) -> int:
+    """The root logger level the Python worker sets: INFO, or DEBUG with PYTHON_ENABLE_DEBUG_LOGGING=1."""
+    value = (os.environ if environ is None else environ).get(DEBUG_LOGGING_SETTING)
+    return logging.DEBUG if _true_like(value) else logging.INFO
+
+
+def _worker_emits(record: logging.LogRecord) -> bool:
+    """Whether the worker would have created this record: its root logger is at INFO unless debug logging is
+    enabled, so a user's debug record exists only if a logger below root has a level of its own that allows it."""
+    if record.levelno >= logging.INFO:
+        return True
+    logger: logging.Logger | None = logging.getLogger(record.name) if record.name != "root" else None
+    while logger is not None and logger.name != "root":
+        if logger.level:
+            return record.levelno >= logger.level
+        logger = logger.parent
+    return record.levelno >= worker_root_level()
+
+
+def shown(record: logging.LogRecord, *, verbose: bool = False, user_level: int = logging.INFO) -> bool:
+    """Core Tools' console filter, with the worker's: system loggers at Warning unless verbose, the SDK's and
+    the worker's loggers only when verbose, user loggers at the user level and as the worker emits them."""
+    if getattr(record, ALWAYS, False):
+        return True
+    name = record.name
+    if is_worker_system(name):
+        return verbose
+    if is_system(name):
+        return record.levelno >= (logging.DEBUG if verbose else logging.WARNING)
+    return record.levelno >= user_level and _worker_emits(record)
 
 
 class Console:
@@ -105,34 +168,27 @@ class Console:
             self.stream.write("\n".join(out) + "\n")
         self._flush_soon()
 
-    def functions_block(self, functions: Sequence[FunctionSpec], base_url: str, route_prefix: str) -> None:
-        """The ``Functions:`` block: HTTP functions, then the others, then disabled ones; name order.
+    def functions_block(self, rows: Sequence[tuple[FunctionSpec, str, bool]]) -> None:
+        """The ``Functions:`` block from (function, summary, has a URL) rows: functions with a URL (HTTP) first,
+        then the others, then disabled ones; name order.
 
         Functions in error are left out, as the host has no descriptor for them (their error is logged)."""
-        functions = sorted((f for f in functions if not f.errors), key=lambda f: f.name.lower())
-        shown = [f for f in functions if not f.disabled]
-        if not shown and not functions:
+        rows = sorted((r for r in rows if not r[0].errors), key=lambda r: r[0].name.lower())
+        shown = [r for r in rows if not r[0].disabled]
+        if not shown and not rows:
             return
         self.write()
         self.write("Functions:", "darkyellow")
         self.write()
-        for fn in [f for f in shown if f.is_http]:
-            trigger = fn.trigger
-            methods = trigger.get("methods")
-            methods_text = "[" + ",".join(str(m).upper() for m in methods) + "]" if methods else ""
-            route = trigger.get("route") or fn.name
-            url = f"{base_url}/{route_prefix}/{route}" if route_prefix else f"{base_url}/{route}"
-            line = (
-                self.paint(f"{fn.name}:", "darkyellow")
-                + " "
-                + self.paint(f"{methods_text} {url}", "darkgreen")
+        for fn, summary, _ in [r for r in shown if r[2]]:
+            self.write(
+                "\t" + self.paint(f"{fn.name}:", "darkyellow") + " " + self.paint(summary, "darkgreen")
             )
-            self.write("\t" + line)
             self.write()
-        for fn in [f for f in shown if not f.is_http]:
-            self.write("\t" + self.paint(f"{fn.name}:", "yellow") + f" {fn.trigger.type}")
+        for fn, summary, _ in [r for r in shown if not r[2]]:
+            self.write("\t" + self.paint(f"{fn.name}:", "yellow") + f" {summary}")
             self.write()
-        for fn in functions:
+        for fn, _, _ in rows:
             if fn.disabled:
                 self.write(f"Function {fn.name} is disabled.", "darkyellow")
 
@@ -148,11 +204,7 @@ class ConsoleHandler(logging.Handler):
         self.user_level = user_level
 
     def wanted(self, record: logging.LogRecord) -> bool:
-        if getattr(record, ALWAYS, False):
-            return True
-        if is_system(record.name):
-            return record.levelno >= (logging.DEBUG if self.verbose else logging.WARNING)
-        return record.levelno >= self.user_level
+        return shown(record, verbose=self.verbose, user_level=self.user_level)
 
     def emit(self, record: logging.LogRecord) -> None:
         if not self.wanted(record):
@@ -167,6 +219,8 @@ class ConsoleHandler(logging.Handler):
                 import traceback
 
                 message += "\n" + "".join(traceback.format_exception(*record.exc_info)).rstrip()
+            if is_library(record.name) and not getattr(record, ALWAYS, False):
+                message = f"[{record.name}] {message}"  # never mistaken for the app's own log lines
             self.console.log_lines(message, record.levelno, record.created)
         except Exception:  # pragma: no cover - logging must never raise
             self.handleError(record)

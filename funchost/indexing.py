@@ -14,7 +14,7 @@ import sys
 import traceback
 import typing
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import Any, Literal
@@ -28,13 +28,19 @@ __all__ = [
     "SCRIPT_FILE_SETTING",
     "FunctionLoadError",
     "IndexResult",
+    "WorkerLoadError",
     "index_app",
     "is_disabled",
+    "process_count_notice",
+    "read_function_json",
     "unload_app",
     "validate_parameters",
 ]
 
 SCRIPT_FILE_SETTING = "PYTHON_SCRIPT_FILE_NAME"
+PROCESS_COUNT_SETTING = "FUNCTIONS_WORKER_PROCESS_COUNT"
+THREAD_COUNT_SETTING = "PYTHON_THREADPOOL_THREAD_COUNT"
+MODULE_NOT_FOUND_URL = "https://aka.ms/functions-modulenotfound"
 DEFAULT_SCRIPT_FILE_NAME = "function_app.py"
 V1_PACKAGE = "__app__"
 
@@ -70,6 +76,8 @@ class IndexResult:
     script_root: Path
     script_file: Path | None = None
     """The v2 script that was (or would have been) imported; None for a v1 app."""
+    load_failures: list[str] = field(default_factory=list)
+    """v1 functions the worker failed to load: they are routed, and every call fails with the worker's error."""
 
 
 class FunctionLoadError(RuntimeError):
@@ -92,7 +100,25 @@ def index_app(script_root: Path, settings: Mapping[str, str]) -> IndexResult:
     result = _index_v2(root, script, settings) if script.is_file() else _index_v1(root, settings)
     result.modules = _record_app_modules(root, before)
     result.functions.sort(key=lambda f: f.name.lower())
+    notice = process_count_notice(settings)
+    if notice:
+        result.warnings.append(notice)
     return result
+
+
+def process_count_notice(settings: Mapping[str, str]) -> str | None:
+    """The one-line notice for FUNCTIONS_WORKER_PROCESS_COUNT above 1 (funchost runs one worker process)."""
+    raw = _setting(settings, PROCESS_COUNT_SETTING)
+    try:
+        count = int(raw) if raw is not None else 1
+    except ValueError:
+        return None
+    if count <= 1:
+        return None
+    return (
+        f"{PROCESS_COUNT_SETTING}={count}: funchost runs one worker process, so up to {count} times fewer "
+        f"invocations run at once than on Azure; raise {THREAD_COUNT_SETTING} to run more sync functions in parallel."
+    )
 
 
 def is_disabled(name: str, settings: Mapping[str, str]) -> bool:
@@ -191,7 +217,15 @@ def _index_v1(root: Path, settings: Mapping[str, str]) -> IndexResult:
         return result
     _install_app_package(root)
     for folder in folders:
-        result.functions.append(_spec_from_v1(root, folder, settings))
+        spec = _spec_from_v1(root, folder, settings)
+        if spec.func is not None and getattr(spec.func, "__funchost_load_error__", None) is not None:
+            error = getattr(spec.func, "__funchost_load_error__")  # noqa: B009
+            result.load_failures.append(f"{spec.name}: {type(error).__name__}: {error}")
+            result.warnings.append(
+                f"The '{spec.name}' function failed to load; every call to it fails with this error, as on "
+                f"Azure: {type(error).__name__}: {error}"
+            )
+        result.functions.append(spec)
     return result
 
 
@@ -213,19 +247,46 @@ def _spec_from_v1(root: Path, folder: Path, settings: Mapping[str, str]) -> Func
         spec.bindings = _parse_bindings(raw_bindings)
         _validate_metadata(name, spec.bindings)
         spec.script_file = _primary_script(folder, config.get("scriptFile"))
-        entry_point = config.get("entryPoint") or "main"
-        user_func = _load_v1_function(root, name, spec.script_file, str(entry_point))
-        spec.func = user_func
-        spec.is_async = inspect.iscoroutinefunction(user_func)
-        spec.wants_context = validate_parameters(name, user_func, spec.bindings)
-    except FunctionLoadError as exc:
+    except FunctionLoadError as exc:  # the host's own checks: the function is in error, not routed
         spec.errors.append(str(exc))
+        return spec
+    entry_point = config.get("entryPoint") or "main"
+    try:  # the worker's load: a failure leaves the function routed, and every call fails with the error
+        user_func = _load_v1_function(root, name, spec.script_file, str(entry_point))
+        spec.wants_context = validate_parameters(name, user_func, spec.bindings)
+    except WorkerLoadError as exc:
+        spec.func = _failing_function(exc.error)
+        return spec
+    except FunctionLoadError as exc:
+        spec.func = _failing_function(exc)
+        return spec
+    spec.func = user_func
+    spec.is_async = inspect.iscoroutinefunction(user_func)
     return spec
+
+
+class WorkerLoadError(Exception):
+    """Wraps the exception the worker's ``load_function`` raises (kept as is, to fail every call with it)."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _failing_function(error: BaseException) -> Callable[..., Any]:
+    """What the host calls for a v1 function the worker could not load: it raises the load error."""
+    traceback_at_load = error.__traceback__
+
+    def failed_to_load(**_bindings: Any) -> Any:
+        raise error.with_traceback(traceback_at_load)
+
+    failed_to_load.__funchost_load_error__ = error  # type: ignore[attr-defined]
+    return failed_to_load
 
 
 def _read_function_json(path: Path) -> dict[str, Any]:
     try:
-        config = json.loads(path.read_text(encoding="utf-8-sig"))
+        config = read_function_json(path.read_text(encoding="utf-8-sig"))
     except (OSError, ValueError) as exc:
         raise FunctionLoadError(
             f"{path} is not a readable JSON file: {exc}. Fix the JSON and save it again."
@@ -233,6 +294,62 @@ def _read_function_json(path: Path) -> dict[str, Any]:
     if not isinstance(config, dict):
         raise FunctionLoadError(f"{path} must contain a JSON object with a 'bindings' list.")
     return config
+
+
+def read_function_json(text: str) -> Any:
+    """Parse function.json as the host's reader (Newtonsoft ``JObject.Parse``) does: comments, trailing commas,
+    single-quoted strings and unquoted property names are accepted; anything else must be JSON."""
+    return json.loads(_strict_json(text))
+
+
+_BARE_NAME = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
+
+
+def _strict_json(text: str) -> str:
+    """``text`` with Newtonsoft's leniencies rewritten to plain JSON (string contents untouched)."""
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch in "\"'":
+            end = i + 1
+            while end < n and text[end] != ch:
+                end += 2 if text[end] == "\\" else 1
+            body = text[i + 1 : end]
+            if ch == "'":  # a single-quoted string: re-quote it
+                body = body.replace("\\'", "'").replace('"', '\\"')
+            out.append(f'"{body}"')
+            i = end + 1
+        elif text.startswith("//", i):
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+        elif text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            if end < 0:
+                raise ValueError(f"unterminated /* comment at character {i}")
+            out.append(" ")
+            i = end + 2
+        elif ch in "}]":
+            _drop_trailing_comma(out)
+            out.append(ch)
+            i += 1
+        elif (match := _BARE_NAME.match(text, i)) and match.group() not in ("true", "false", "null"):
+            after = text[match.end() :].lstrip()
+            out.append(f'"{match.group()}"' if after.startswith(":") else match.group())
+            i = match.end()
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
+def _drop_trailing_comma(out: list[str]) -> None:
+    for k in range(len(out) - 1, -1, -1):
+        if out[k].strip() == "":
+            continue
+        if out[k] == ",":
+            del out[k]
+        return
 
 
 def _primary_script(folder: Path, script_file: object) -> Path:
@@ -266,24 +383,39 @@ def _load_v1_function(root: Path, name: str, script: Path, entry_point: str) -> 
             f"script path {script} is not relative to the specified directory {root}"
         ) from None
     if script.suffix != ".py":
-        raise FunctionLoadError(
-            f"cannot load function {name}: invalid Python filename {script}. Point scriptFile at a .py file."
-        )
+        raise WorkerLoadError(RuntimeError(f"cannot load function {name}: invalid Python filename {script}"))
     parts = [V1_PACKAGE, *relative.parts[:-1]]
     if script.stem != "__init__":
         parts.append(script.stem)
     try:
         module = importlib.import_module(".".join(parts))
+    except ImportError as exc:  # the worker's loader adds its troubleshooting text (utils/tracing.py)
+        raise WorkerLoadError(_with_module_not_found_help(exc)) from exc
     except (Exception, SystemExit) as exc:
-        raise FunctionLoadError(
-            f"cannot load function {name}: importing {relative} failed.\n{_format_exception(exc)}"
-        ) from exc
+        raise WorkerLoadError(exc) from exc
     user_func = getattr(module, entry_point, None)
     if user_func is None or not callable(user_func):
-        raise FunctionLoadError(
-            f"cannot load function {name}: function {entry_point}() is not present in {relative}"
+        raise WorkerLoadError(
+            RuntimeError(
+                f"cannot load function {name}: function {entry_point}() is not present in {relative}"
+            )
         )
     return typing.cast(Callable[..., Any], user_func)
+
+
+def _with_module_not_found_help(exc: ImportError) -> BaseException:
+    """The same exception type, its message extended as the worker's ``load_function`` does."""
+    help_text = (
+        "Cannot find module. Please check the requirements.txt file for the missing module. For more info, "
+        f"please refer the troubleshooting guide: {MODULE_NOT_FOUND_URL}. Current sys.path: {sys.path}"
+    )
+    old = getattr(exc, "msg", None) or str(exc) or ""
+    message = (str(old).rstrip(".") + ". " + help_text).rstrip()
+    try:
+        extended = type(exc)(message)
+    except Exception:
+        extended = ImportError(message)
+    return extended.with_traceback(exc.__traceback__)
 
 
 # ---------------------------------------------------------------- validation
@@ -413,13 +545,14 @@ def _set(names: set[str]) -> str:
 
 
 def _prepare_import_state(root: Path) -> None:
-    """Put `root` first on sys.path and forget every module imported from an app before."""
+    """Put `root` on sys.path after the installed packages, as the worker does (an app module named like an
+    installed package does not shadow it), and forget every module imported from an app before."""
     entry = str(root)
     for old in _inserted_roots:
         while old in sys.path:
             sys.path.remove(old)
     _inserted_roots[:] = [entry]
-    sys.path.insert(0, entry)
+    sys.path.append(entry)
     stale = {n for n in _app_modules if n in sys.modules}
     stale.update(n for n, m in list(sys.modules.items()) if _is_app_module(n, m, root))
     for module_name in stale:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -72,7 +73,7 @@ def test_v2_single_file_functions_sorted_with_bindings() -> None:
     assert [b.name for b in enqueue.outputs] == ["msg", "$return"]
     assert enqueue.errors == []
     assert sorted(result.modules) == ["function_app", "state"]
-    assert sys.path[0] == str(root)
+    assert sys.path[-1] == str(root)  # after the installed packages, as the worker puts it
 
 
 def test_v2_async_function_with_context_parameter() -> None:
@@ -301,10 +302,15 @@ def test_v1_missing_script_file(v1: dict[str, FunctionSpec]) -> None:
     assert v1["MissingScript"].func is None
 
 
-def test_v1_missing_entry_point(v1: dict[str, FunctionSpec]) -> None:
-    assert v1["NoEntry"].errors == [
-        "cannot load function NoEntry: function run_me() is not present in NoEntry/__init__.py"
-    ]
+def test_v1_missing_entry_point_is_routed_and_fails_each_call(v1: dict[str, FunctionSpec]) -> None:
+    spec = v1["NoEntry"]
+    assert spec.errors == [] and spec.func is not None
+    with pytest.raises(RuntimeError) as caught:
+        spec.func(req=get())
+    assert (
+        str(caught.value)
+        == "cannot load function NoEntry: function run_me() is not present in NoEntry/__init__.py"
+    )
 
 
 def test_v1_no_primary_script(v1: dict[str, FunctionSpec]) -> None:
@@ -312,33 +318,53 @@ def test_v1_no_primary_script(v1: dict[str, FunctionSpec]) -> None:
     assert error.startswith("Unable to determine the primary function script. Make sure at least one script")
 
 
+def _load_error(spec: FunctionSpec) -> BaseException:
+    assert spec.errors == [] and spec.func is not None, "a worker load failure leaves the function routed"
+    with pytest.raises(BaseException) as caught:
+        spec.func(req=get())
+    return caught.value
+
+
 def test_v1_single_file_is_primary_and_out_annotation_checked(v1: dict[str, FunctionSpec]) -> None:
     spec = v1["Outs"]
     assert spec.script_file.name == "handler.py"
-    assert spec.is_async
-    assert spec.errors == [
+    error = _load_error(spec)
+    assert type(error).__name__ == "FunctionLoadError"
+    assert str(error) == (
         'cannot load the Outs function: binding msg is declared to have the "out" direction, but its '
         "annotation in Python is not a subclass of azure.functions.Out"
-    ]
+    )
 
 
 def test_v1_parameter_mismatch_and_missing_trigger(v1: dict[str, FunctionSpec]) -> None:
-    assert v1["Mismatch"].errors == [
+    assert str(_load_error(v1["Mismatch"])) == (
         "cannot load the Mismatch function: the following parameters are declared in Python but not in "
         "function.json: {'extra'}"
-    ]
+    )
     assert v1["NoTrigger"].errors == [
         "No trigger binding specified. A function must have a trigger input binding."
     ]
 
 
-def test_v1_import_error_stays_with_its_function(v1: dict[str, FunctionSpec]) -> None:
-    [error] = v1["Broken"].errors
+def test_v1_import_error_is_the_workers_and_stays_with_its_function(v1: dict[str, FunctionSpec]) -> None:
+    error = _load_error(v1["Broken"])
+    assert type(error) is ImportError
+    assert str(error).startswith("cannot import name 'no_such_name' from '__app__.shared' (")
+    assert (
+        ". Cannot find module. Please check the requirements.txt file for the missing module. For more info, "
+        "please refer the troubleshooting guide: https://aka.ms/functions-modulenotfound. Current sys.path: ["
+    ) in str(error)
     init = (APPS / "idx_v1_app" / "Broken" / "__init__.py").resolve()
-    assert error.startswith("cannot load function Broken: importing Broken/__init__.py failed.\n")
-    assert f'File "{init}", line 3, in <module>' in error
-    assert "ImportError: cannot import name 'no_such_name' from '__app__.shared'" in error
+    frames = [f.filename for f in traceback.extract_tb(error.__traceback__)]
+    assert str(init) in frames  # the stack shows where the import failed
     assert v1["HttpA"].errors == []
+
+
+def test_v1_load_failures_are_reported_at_start() -> None:
+    result = index("idx_v1_app")
+    assert sorted(f.split(":")[0] for f in result.load_failures) == ["Broken", "Mismatch", "NoEntry", "Outs"]
+    broken = [w for w in result.warnings if w.startswith("The 'Broken' function failed to load")]
+    assert len(broken) == 1 and "ImportError: cannot import name 'no_such_name'" in broken[0]
 
 
 # ---------------------------------------------------------------- settings and direct checks

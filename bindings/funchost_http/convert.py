@@ -3,13 +3,30 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import Any
+import logging
+import typing
+import weakref
+from collections.abc import Callable, Mapping
+from datetime import UTC
+from email.utils import formatdate
+from http.cookies import Morsel, SimpleCookie
+from typing import Any, Literal
+from urllib.parse import quote
 
 import azure.functions as func
 from aiohttp import web
+from azure.functions import _abc as azf_abc
 from azure.functions.http import HttpRequest as WorkerHttpRequest
+from dateutil import parser as date_parser
 from multidict import CIMultiDict
+
+Converter = Literal["http", "generic"]
+"""Which worker converter encodes an http output: the library's http one, or the worker's generic one."""
+
+HTTP_CONVERTER_NAME = str(func.get_binding_registry().get("http"))  # type: ignore[no-untyped-call]
+"""How the worker names the http converter in its encode error (the class, as the worker formats it)."""
+GENERIC_CONVERTER_NAME = "<class 'azure_functions_worker.bindings.generic.GenericBinding'>"
+_GENERIC_TYPES = (str, bytes, bytearray, dict, list, int, float, bool)
 
 
 def request_headers(request: web.Request) -> dict[str, str]:
@@ -49,26 +66,185 @@ def to_http_request(
 
 
 def to_response(value: Any) -> web.Response:
-    """A func.HttpResponse, or a str the host interprets, as an aiohttp response."""
-    if isinstance(value, func.HttpResponse):
+    """A func.HttpResponse, or a value the host interprets (str, or what the generic converter sent), as an
+    aiohttp response."""
+    if isinstance(value, azf_abc.HttpResponse):
         return _from_http_response(value)
     if isinstance(value, bytes | bytearray):
-        value = bytes(value).decode("utf-8")
+        value = bytes(value).decode("utf-8", "replace")
+    elif isinstance(value, dict | list | int | float | bool):
+        value = json.dumps(value)  # the generic converter's json/int/double data, as text [unverified]
     if isinstance(value, str):
         return _from_string(value)
-    raise TypeError(
-        f'unable to encode outgoing TypedData: unsupported type "http" for Python type "{type(value).__name__}"'
+    raise encode_error("http", value)
+
+
+# ---------------------------------------------------------------- what an http output accepts (worker)
+
+
+def encode_error(converter: Converter, value: Any) -> TypeError:
+    """The worker's error for a value its converter cannot encode (bindings/meta.py ``get_datum``)."""
+    name = HTTP_CONVERTER_NAME if converter == "http" else GENERIC_CONVERTER_NAME
+    return TypeError(
+        f'unable to encode outgoing TypedData: unsupported type "{name}" for Python type "{type(value).__name__}"'
     )
 
 
-def _from_http_response(resp: func.HttpResponse) -> web.Response:
+def check_output(value: Any, converter: Converter) -> None:
+    """Raise the worker's TypeError for a value the converter refuses; bad cookies fail as in the worker."""
+    if converter == "http":
+        if isinstance(value, azf_abc.HttpResponse):
+            response_cookies(value, log=True)
+            return
+        if isinstance(value, str):
+            return
+    elif isinstance(value, _GENERIC_TYPES):
+        return
+    raise encode_error(converter, value)
+
+
+_hints: weakref.WeakKeyDictionary[Callable[..., Any], dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+def _type_hints(user_func: Callable[..., Any] | None) -> dict[str, Any]:
+    if user_func is None:
+        return {}
+    try:
+        return _hints[user_func]
+    except KeyError:
+        pass
+    except TypeError:  # not weak-referenceable
+        return _resolve_hints(user_func)
+    hints = _hints[user_func] = _resolve_hints(user_func)
+    return hints
+
+
+def _resolve_hints(user_func: Callable[..., Any]) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(user_func)
+    except Exception:
+        return {}
+
+
+def output_converter(user_func: Callable[..., Any] | None, binding_name: str) -> Converter:
+    """``$return`` always uses the http converter; an ``Out[str]``/``Out[bytes]`` parameter the generic one
+    (worker functions.py: str/bytes annotations select the generic binding)."""
+    if binding_name == "$return":
+        return "http"
+    args = typing.get_args(_type_hints(user_func).get(binding_name))
+    return "generic" if len(args) == 1 and args[0] in (str, bytes) else "http"
+
+
+def annotation_error(
+    user_func: Callable[..., Any] | None, binding_name: str, data_type: str | None
+) -> str | None:
+    """The worker's load error when an http output's annotation does not fit its converter, else None."""
+    hints = _type_hints(user_func)
+    if binding_name == "$return":
+        if "return" not in hints:
+            return None
+        anno = hints["return"]
+        if not isinstance(anno, type):
+            return f"has invalid non-type return annotation {anno!r}"
+        if not issubclass(anno, azf_abc.HttpResponse | str):
+            return f'Python return annotation "{anno.__name__}" does not match binding type "http"'
+        return None
+    args = typing.get_args(hints.get(binding_name))
+    if len(args) != 1 or args[0] in (str, bytes):
+        return None
+    target = args[0]
+    if isinstance(target, type) and issubclass(target, azf_abc.HttpResponse | str):
+        return None
+    shown = getattr(target, "__name__", repr(target))
+    if data_type:
+        number = {"string": 1, "binary": 2, "stream": 3}.get(
+            data_type.lower(), 0
+        )  # the proto enum, as printed
+        return (
+            f'{binding_name!r} binding type "http" and dataType "{number}" in function.json do not match the '
+            f'corresponding function parameter\'s Python type annotation "{shown}"'
+        )
+    return f'type of {binding_name} binding in function.json "http" does not match its Python annotation "{shown}"'
+
+
+# ---------------------------------------------------------------- cookies (worker datumdef.py, host RawScriptResult)
+
+
+def response_cookies(resp: azf_abc.HttpResponse, *, log: bool = False) -> list[str]:
+    """The ``Set-Cookie`` values the host writes for a response: each header parsed with ``SimpleCookie`` as
+    the worker does (unparsable headers are dropped), then formatted as ASP.NET Core writes cookies.
+
+    Raises what the worker raises: ``dateutil`` ``ParserError`` for an unparsable Expires (``log`` also logs the
+    worker's error line), ``TypeError`` for a Max-Age that is not a number."""
+    headers = resp.headers
+    values = headers.get_all("Set-Cookie") if hasattr(headers, "get_all") else []
+    out: list[str] = []
+    for value in values:
+        for name, morsel in SimpleCookie(value).items():
+            out.append(_format_cookie(name, morsel, log))
+    return out
+
+
+def _format_cookie(name: str, morsel: Morsel[str], log: bool) -> str:
+    expires = _cookie_expires(morsel["expires"], log)
+    max_age = _cookie_max_age(morsel["max-age"])
+    parts = [f"{name}={quote(morsel.value, safe='')}"]  # Response.Cookies.Append escapes the value
+    if expires is not None:
+        parts.append(f"expires={formatdate(expires, usegmt=True)}")
+    if max_age is not None:
+        parts.append(f"max-age={int(max_age)}")
+    parts.append(f"domain={morsel['domain']}")  # the worker always sends domain and path, '' when unset
+    parts.append(f"path={morsel['path']}")
+    if morsel["secure"]:
+        parts.append("secure")
+    same_site = str(morsel["samesite"]).lower()
+    if same_site in ("lax", "strict", "none"):
+        parts.append(f"samesite={same_site}")
+    if morsel["httponly"]:
+        parts.append("httponly")
+    return "; ".join(parts)
+
+
+def _cookie_expires(raw: str, log: bool) -> int | None:
+    if not raw:
+        return None
+    try:
+        moment = date_parser.parse(raw)
+    except date_parser.ParserError:
+        if log:
+            logging.getLogger().error(
+                f"Can not parse value {raw} of expires in the cookie due to invalid format."
+            )
+        raise
+    except OverflowError:
+        if log:
+            logging.getLogger().error(
+                f"Can not parse value {raw} of expires in the cookie because the parsed date exceeds the largest "
+                "valid C integer on your system."
+            )
+        raise
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)  # Azure hosts run in UTC
+    return int(moment.timestamp())
+
+
+def _cookie_max_age(raw: str) -> float | None:
+    if not raw:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        raise TypeError(f"Cannot parse value {raw} of 'cookie.maxAge' to float.") from None
+
+
+def _from_http_response(resp: azf_abc.HttpResponse) -> web.Response:
     headers: CIMultiDict[str] = CIMultiDict()
-    cookies: list[str] = []
+    cookies = response_cookies(resp)
     content_type: str | None = None
     for name, value in resp.headers.items():
         lowered = name.lower()
         if lowered == "set-cookie":
-            cookies.append(value)
+            continue
         elif lowered == "content-type":
             content_type = value
         else:
