@@ -2,4 +2,8 @@
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+DEFAULT_PORT = 7071
+DEFAULT_MAX_BODY = 104_857_600
+"""Core Tools' default request-body limit (100 MiB)."""
+
+__all__ = ["DEFAULT_MAX_BODY", "DEFAULT_PORT", "__version__"]

@@ -1,4 +1,4 @@
-"""``funchost start | functions | keys | assistants ...``."""
+"""``funchost start | functions | keys``, plus the start flags and commands that plugins contribute."""
 
 from __future__ import annotations
 
@@ -11,37 +11,28 @@ import signal
 import socket
 import sys
 from collections.abc import Sequence
-from importlib.metadata import entry_points
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from aiohttp import web
+from funchost import DEFAULT_MAX_BODY, DEFAULT_PORT, __version__
+from funchost.plugin import PluginInfo, add_app_argument, load_object
 
-from funchost import __version__
-from funchost.console import ALWAYS, Console, ConsoleHandler, PrintToLog, level_from_name
-from funchost.host import DEFAULT_MAX_BODY, DEFAULT_PORT, Host, HostOptions
-from funchost.settings import AppConfig, ConfigError, Redactor, load_settings
-from funchost.web.app import Cors, Server
-from funchost.web.keys import KeyRing
+if TYPE_CHECKING:
+    from funchost.console import Console
+    from funchost.host import HostOptions
+    from funchost.settings import AppConfig
+    from funchost.web.app import Cors
 
 log = logging.getLogger("funchost.cli")
 STATE_DIR = ".funchost"
-COMMANDS_GROUP = "funchost.commands"
-"""Entry points ``register(subparsers, add_common_arguments)`` that add subcommands; each sets ``run``."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(plugins: Sequence[PluginInfo] = ()) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="funchost", description="Run Azure Functions Python apps locally.")
     parser.add_argument("--version", action="version", version=f"funchost {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument(
-            "--script-root",
-            "--prefix",
-            dest="script_root",
-            default=".",
-            help="the function app folder (default: the current folder)",
-        )
+    common = add_app_argument
 
     start = sub.add_parser("start", help="serve the function app, like `func start`")
     common(start)
@@ -75,15 +66,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_MAX_BODY,
         help="largest request body in bytes (default 100 MiB, like Core Tools)",
     )
-    start.add_argument(
-        "--store",
-        choices=["sqlite", "memory", "tables"],
-        help="assistant store (default: FUNCHOST_STORE, else sqlite)",
-    )
-    start.add_argument(
-        "--chat-record", metavar="FILE", help="record every model call to a cassette (JSON lines)"
-    )
-    start.add_argument("--chat-replay", metavar="FILE", help="answer model calls from a cassette, offline")
+    for info in plugins:
+        for flag in info.flags:
+            start.add_argument(
+                flag.flag,
+                dest=_flag_dest(flag.flag),
+                choices=flag.choices or None,
+                metavar=flag.metavar,
+                help=f"{flag.help} [{info.name} plugin; setting {flag.setting}]",
+            )
     start.add_argument("--user-log-level", help="minimum level of user logs (Trace..None)")
 
     functions = sub.add_parser("functions", help="list the app's functions and their bindings")
@@ -92,37 +83,70 @@ def build_parser() -> argparse.ArgumentParser:
     keys = sub.add_parser("keys", help="show the keys used with --enable-auth")
     common(keys)
 
-    for ep in sorted(entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
-        try:
-            ep.load()(sub, common)
-        except Exception as exc:  # a broken plugin command never breaks `funchost start`
-            print(f"funchost: command plugin '{ep.name}' failed to load: {exc!r}", file=sys.stderr)
+    taken = {"start", "functions", "keys"}
+    for info in plugins:
+        for command in info.commands:
+            if command.name in taken:
+                print(
+                    f"funchost: plugin '{info.name}' adds a command '{command.name}', which is taken; ignored.",
+                    file=sys.stderr,
+                )
+                continue
+            taken.add(command.name)
+            cmd = sub.add_parser(command.name, help=f"{command.help} [{info.name} plugin]", add_help=False)
+            cmd.add_argument("argv", nargs=argparse.REMAINDER)
+            cmd.set_defaults(plugin_command=command.main)
     return parser
 
 
+def _flag_dest(flag: str) -> str:
+    return "plugin_" + flag.lstrip("-").replace("-", "_")
+
+
+def _manifests() -> tuple[PluginInfo, ...]:
+    from funchost.registry import manifests
+
+    infos, errors = manifests()
+    for error in errors:
+        print(f"funchost: {error}", file=sys.stderr)
+    return infos
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    plugins = _manifests()
+    args = build_parser(plugins).parse_args(argv)
+    if getattr(args, "plugin_command", None):
+        code: int = load_object(args.plugin_command)(list(args.argv))
+        return code
     root = Path(args.script_root)
     if not root.is_dir():
         print(f'"{args.script_root}" doesn\'t exist.', file=sys.stderr)
         return 1
     root = root.resolve()
     if args.command == "start":
+        overrides = {
+            flag.setting: str(Path(value).resolve()) if flag.path else value
+            for info in plugins
+            for flag in info.flags
+            if (value := getattr(args, _flag_dest(flag.flag), None)) is not None
+        }
         os.chdir(root)  # the worker runs in the app folder
-        return start(args, root)
+        return start(args, root, overrides)
     if args.command == "functions":
         return list_functions(root)
-    if args.command == "keys":
-        ring = KeyRing.load_or_create(root / STATE_DIR)
-        print(f"Master key: {ring.master}\nFunction key (default): {ring.function}\nFile: {ring.path}")
-        return 0
-    return int(args.run(args, root))
+    from funchost.web.keys import KeyRing
+
+    ring = KeyRing.load_or_create(root / STATE_DIR)
+    print(f"Master key: {ring.master}\nFunction key (default): {ring.function}\nFile: {ring.path}")
+    return 0
 
 
 class RedactSecrets(logging.Filter):
     """Masks secret setting values (keys, connection strings) in every console log record."""
 
     def __init__(self, config: AppConfig) -> None:
+        from funchost.settings import Redactor
+
         super().__init__()
         self.redact = Redactor(config.settings)
 
@@ -138,22 +162,20 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-def start(args: argparse.Namespace, root: Path) -> int:
+def start(args: argparse.Namespace, root: Path, overrides: dict[str, str]) -> int:
+    from funchost.console import Console, ConsoleHandler, PrintToLog, level_from_name
+    from funchost.host import HostOptions
+    from funchost.settings import ConfigError, load_settings
+    from funchost.web.app import Cors
+
     console = Console()
-    overrides: dict[str, str] = {}
-    if args.store:
-        overrides["FUNCHOST_STORE"] = args.store
-    if args.chat_record:
-        overrides["FUNCHOST_CHAT_RECORD"] = str(Path(args.chat_record).resolve())
-    if args.chat_replay:
-        overrides["FUNCHOST_CHAT_REPLAY"] = str(Path(args.chat_replay).resolve())
     try:
         config = load_settings(root, {**os.environ, **overrides})
     except ConfigError as exc:
         console.write(str(exc), "red")
         return 1
     port = args.port or config.local.local_http_port or DEFAULT_PORT
-    bind = args.bind or config.setting("Host:LocalHttpAddress") or "127.0.0.1"
+    bind = args.bind or config.local.local_http_address or "127.0.0.1"
     cors_origins = [o for o in (args.cors.split(",") if args.cors else config.local.cors) if o]
     credentials = (
         args.cors_credentials if args.cors_credentials is not None else config.local.cors_credentials
@@ -210,6 +232,14 @@ def start(args: argparse.Namespace, root: Path) -> int:
 async def _serve(
     options: HostOptions, sock: socket.socket, console: Console, cors: Cors | None, args: argparse.Namespace
 ) -> int:
+    from aiohttp import web
+
+    from funchost.console import ALWAYS
+    from funchost.host import Host
+    from funchost.settings import ConfigError
+    from funchost.web.app import Server
+    from funchost.web.keys import KeyRing
+
     console.write()
     console.write(f"funchost {__version__}  (Azure Functions host, Python worker semantics)", "gray")
     console.write("Function Runtime Version: 4.x (emulated, no .NET)", "gray")
@@ -227,7 +257,12 @@ async def _serve(
         return 1
     keys = KeyRing.load_or_create(options.script_root / STATE_DIR) if options.enable_auth else None
     host.keys = keys
-    server = Server(host, max_body=args.max_request_body_size, cors=cors, keys=keys)
+    server = Server(
+        host,
+        max_body=args.max_request_body_size,
+        cors=cors,
+        keys=keys,
+    )
     log.info("Worker process started and initialized.", extra={ALWAYS: True})
     for error in host.index.errors:
         log.error("%s", error)
@@ -237,7 +272,7 @@ async def _serve(
     site = web.SockSite(runner, sock, shutdown_timeout=5)
     await site.start()
     base = f"http://localhost:{host.port}"
-    console.functions_block(host.functions, base, host.route_prefix)
+    console.functions_block(host.summaries(base))
     for line in host.describe():
         log.info(line, extra={ALWAYS: True})
     if keys is not None:
@@ -284,6 +319,7 @@ def _listen(bind: str, port: int) -> socket.socket:
 
 def list_functions(root: Path) -> int:
     from funchost.indexing import index_app
+    from funchost.settings import ConfigError, load_settings
 
     try:
         config = load_settings(root, dict(os.environ))

@@ -6,7 +6,7 @@ import json
 import math
 import re
 import uuid
-from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
@@ -21,7 +21,6 @@ __all__ = [
     "add_system_data",
     "format_value",
     "has_expressions",
-    "http_binding_data",
     "json_binding_data",
     "resolve",
     "resolve_settings",
@@ -609,15 +608,15 @@ def _datetime_part(dt: datetime, c: str, count: int) -> str:
             return c * count
 
 
-# --------------------------------------------------------------------------- HTTP trigger data
+# --------------------------------------------------------------------------- JSON trigger data
 
 
 def json_binding_data(payload: str | bytes) -> BindingData:
     """Top-level properties of a JSON object trigger value (arrays skipped, scalars as text)."""
-    return BindingData(_json_body_properties(payload))
+    return BindingData(json_body_properties(payload))
 
 
-def _json_body_properties(payload: str | bytes) -> dict[str, Any]:
+def json_body_properties(payload: str | bytes) -> dict[str, Any]:
     try:
         text = (payload.decode("utf-8-sig") if isinstance(payload, bytes) else payload).strip()
     except UnicodeDecodeError:
@@ -644,33 +643,3 @@ def _json_scalar(value: Any) -> str:
     if isinstance(value, float):
         return _format_double(value)
     return str(value)
-
-
-def http_binding_data(
-    *,
-    body: bytes,
-    content_length: int | None,
-    query: Sequence[tuple[str, str]],
-    route: Mapping[str, str | None],
-    headers: Mapping[str, str],
-    request: Any,
-    method_name: str | None = None,
-) -> BindingData:
-    """Binding data of an HTTP trigger, built in the host's order: body, query, route, Query, Headers."""
-    data = BindingData()
-    if content_length is not None and content_length > 0 and body:
-        data.update(_json_body_properties(body))
-    query_dict: dict[str, str] = {}
-    for key, value in query:
-        query_dict[key] = value
-        if key.lower() != "code":
-            data[key] = value
-    data.update(route)
-    if "Query" not in data:
-        data["Query"] = CaseSensitive(query_dict)
-    if "Headers" not in data:
-        data["Headers"] = BindingData(headers)
-    data["$request"] = request
-    if method_name is not None:
-        add_system_data(data, method_name)
-    return data

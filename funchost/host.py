@@ -8,19 +8,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from funchost import DEFAULT_MAX_BODY, DEFAULT_PORT
 from funchost.console import ALWAYS
 from funchost.expressions import json_binding_data
 from funchost.indexing import IndexResult, index_app
 from funchost.invocation import BoundFunction, InvocationError, Invoker, bind_function
+from funchost.plugin import ServiceKey
 from funchost.registry import (
+    AdminHandler,
     BindingOptions,
+    HttpHandler,
     InvocationResult,
     PluginFactory,
     Registry,
@@ -31,12 +36,12 @@ from funchost.registry import (
 from funchost.settings import AppConfig, ConfigError, environment_updates, load_settings
 from funchost.spec import FunctionSpec
 from funchost.web.keys import KeyRing
-from funchost.web.routing import Router
 
 log = logging.getLogger("funchost.host")
+K = TypeVar("K")
 
-DEFAULT_PORT = 7071
-DEFAULT_MAX_BODY = 104_857_600
+_kept: dict[tuple[Path, str], Any] = {}
+"""``HostApi.keep`` objects of every app in this process, by (app folder, key): they outlive a reload."""
 
 
 @dataclass
@@ -60,7 +65,7 @@ class HostOptions:
     """Plugin factories to use instead of the entry points (tests)."""
     enable_auth: bool = False
     services: dict[str, Any] = field(default_factory=dict)
-    """Objects handed to plugins (``HostApi.provided``): a test's memory store or scripted chat model."""
+    """Objects handed to plugins by service name (``HostApi.provided``): a test's store or scripted model."""
 
 
 class Host:
@@ -71,7 +76,8 @@ class Host:
         self.config = config
         self.index = index
         self.port = options.port or config.local.local_http_port or DEFAULT_PORT
-        self._routes: Router[Any] = Router(prefix=config.host.route_prefix)
+        self.http_handlers: list[HttpHandler] = []
+        self.admin_handlers: dict[tuple[str, str], AdminHandler] = {}
         self._log = log
         self.registry: Registry = Registry()
         self.bound: dict[str, BoundFunction] = {}
@@ -96,10 +102,6 @@ class Host:
         return [b.spec for b in self.bound.values()]
 
     @property
-    def routes(self) -> Router[Any]:
-        return self._routes
-
-    @property
     def route_prefix(self) -> str:
         return self.config.host.route_prefix
 
@@ -110,6 +112,9 @@ class Host:
     def setting(self, name: str) -> str | None:
         return self.config.setting(name)
 
+    def extension(self, name: str) -> Mapping[str, Any]:
+        return self.config.extension(name)
+
     def binding_options(self, function: FunctionSpec, binding: str) -> BindingOptions:
         bound = self.bound[function.name.lower()]
         for b in (bound.trigger, *bound.inputs, *bound.outputs):
@@ -117,8 +122,22 @@ class Host:
                 return b.static or b.options({})
         raise KeyError(f"function '{function.name}' has no binding '{binding}'")
 
-    def provided(self, name: str) -> Any:
-        return self.options.services.get(name)
+    def provided(self, key: ServiceKey[K]) -> K | None:
+        value: K | None = self.options.services.get(key.name)
+        return value
+
+    def keep(self, key: str, factory: Callable[[], K]) -> K:
+        slot = (self.script_root, key)
+        if slot not in _kept:
+            _kept[slot] = factory()
+        value: K = _kept[slot]
+        return value
+
+    def serve_http(self, handler: HttpHandler) -> None:
+        self.http_handlers.append(handler)
+
+    def serve_admin(self, method: str, path: str, handler: AdminHandler) -> None:
+        self.admin_handlers[(method.upper(), path.rstrip("/").lower())] = handler
 
     def authorize(self, request: Any, level: str) -> bool:
         return self.keys is None or self.keys.allows(request, level)
@@ -214,6 +233,15 @@ class Host:
                 await plugin.close()
             except Exception:
                 log.exception("Plugin '%s' failed to close", plugin.name)
+        for slot in [s for s in _kept if s[0] == self.script_root]:
+            kept = _kept.pop(slot)
+            try:
+                closing = getattr(kept, "close", None)
+                result = closing() if callable(closing) else None
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                log.exception("Closing '%s' failed", slot[1])
 
     async def drain(self, timeout: float | None = None) -> None:
         """Wait until the requests routed to this version and its invocations have finished (before a reload
@@ -234,12 +262,14 @@ class Host:
     def service(self, name: str) -> Any:
         return self.registry.service(name)
 
-    def trigger_data(self, bound: BoundFunction, text: str) -> TriggerData:
-        """Admin-API input for a function, converted by its trigger plugin (or the generic rule)."""
+    def trigger_data(self, bound: BoundFunction, value: Any) -> TriggerData:
+        """A caller's input (admin-API text, a test's object), converted by the function's trigger plugin (or the
+        generic rule when no plugin handles the trigger)."""
         trigger = bound.trigger.plugin
         if isinstance(trigger, Trigger):
             options = bound.trigger.static or bound.trigger.options({})
-            return trigger.admin_input(bound.spec, options, text)
+            return trigger.admin_input(bound.spec, options, value)
+        text = value if isinstance(value, str) else str(value)
         return TriggerData(value=text, binding_data=json_binding_data(text))
 
     async def invoke_by_name(self, name: str, text: str) -> InvocationResult:
@@ -256,6 +286,26 @@ class Host:
         task = asyncio.get_running_loop().create_task(run())
         self.background.add(task)
         task.add_done_callback(self.background.discard)
+
+    def invoke_url(self, bound: BoundFunction, base_url: str) -> str | None:
+        """The URL that runs a function (HTTP triggers), for the admin API's metadata."""
+        trigger = bound.trigger.plugin
+        if not isinstance(trigger, Trigger) or bound.spec.errors:
+            return None
+        return trigger.invoke_url(bound.spec, bound.trigger.static or bound.trigger.options({}), base_url)
+
+    def summaries(self, base_url: str) -> list[tuple[FunctionSpec, str, bool]]:
+        """Per function: what the ``Functions:`` block shows after its name, and whether it has a URL."""
+        rows = []
+        for bound in self.bound.values():
+            trigger = bound.trigger.plugin
+            if isinstance(trigger, Trigger) and not bound.spec.errors:
+                options = bound.trigger.static or bound.trigger.options({})
+                url = trigger.invoke_url(bound.spec, options, base_url)
+                rows.append((bound.spec, trigger.summary(bound.spec, options, base_url), url is not None))
+            else:
+                rows.append((bound.spec, bound.spec.trigger.type if bound.spec.bindings else "", False))
+        return rows
 
     def describe(self) -> list[str]:
         lines: list[str] = []
@@ -282,4 +332,4 @@ def _thread_count(config: AppConfig) -> int | None:
     return value
 
 
-__all__ = ["ConfigError", "Host", "HostOptions"]
+__all__ = ["DEFAULT_MAX_BODY", "DEFAULT_PORT", "ConfigError", "Host", "HostOptions"]

@@ -23,10 +23,11 @@ from typing import Any
 import azure.functions as func
 
 from funchost.context import Context, thread_local
+from funchost.dotnet import format_timespan
 from funchost.expressions import ExpressionError, Template, has_expressions, resolve_settings, system_data
 from funchost.registry import (
     HOST_CALL_REASON,
-    Binding,
+    AnyBinding,
     BindingError,
     BindingOptions,
     HostApi,
@@ -74,7 +75,7 @@ class BoundBinding:
     """A binding of one function joined to its plugin, with its expressions compiled once."""
 
     spec: BindingSpec
-    plugin: Binding | None
+    plugin: AnyBinding | None
     base: dict[str, Any] = field(default_factory=dict)
     templates: dict[str, Template] = field(default_factory=dict)
     setting_errors: dict[str, str] = field(default_factory=dict)
@@ -153,7 +154,7 @@ def bind_function(spec: FunctionSpec, registry: Registry, lookup: SettingLookup)
     return BoundFunction(spec, trigger_b, inputs, outputs, implicit)
 
 
-def _compile(bound: BoundBinding, plugin: Binding, lookup: SettingLookup, *, trigger: bool) -> None:
+def _compile(bound: BoundBinding, plugin: AnyBinding, lookup: SettingLookup, *, trigger: bool) -> None:
     names = plugin.options.property_names()
     auto = {p.lower() for p in plugin.options.auto_resolve}
     base: dict[str, Any] = {}
@@ -276,7 +277,9 @@ class Invoker:
             if b.spec.name != "$return":
                 outs[b.spec.name] = args[b.spec.name] = _Out()
         if fn.wants_context:
-            args["context"] = Context(invocation_id, fn.name, str(fn.directory), trigger_traceparent(trigger))
+            args["context"] = Context.for_trigger(
+                invocation_id, fn.name, str(fn.directory), trigger.binding_data
+            )
         returned = await self._call(fn, args, invocation_id)
         values: dict[str, Any] = {name: out.get() for name, out in outs.items()}
         if any(b.spec.name == "$return" for b in bound.outputs):
@@ -311,7 +314,7 @@ class Invoker:
             if not deadline.expired:
                 raise
             task.uncancel()
-            limit = _format_timespan(self.timeout)
+            limit = format_timespan(self.timeout)
             logging.getLogger(f"Function.{fn.name}").error(
                 "Timeout value of %s exceeded by function 'Functions.%s' (Id: '%s'). Initiating cancellation.",
                 limit,
@@ -326,7 +329,7 @@ class Invoker:
 
     async def _commit(self, bound: BoundFunction, values: Mapping[str, Any], call: _Call) -> None:
         """Validate every output's items first, then write them all concurrently: a refusal writes nothing."""
-        plan: list[tuple[BoundBinding, OutputBinding, BindingOptions, list[Any]]] = []
+        plan: list[tuple[BoundBinding, OutputBinding[Any], BindingOptions, list[Any]]] = []
         for b in bound.outputs:
             value = values.get(b.spec.name)
             if b.plugin is None:
@@ -427,11 +430,6 @@ def _fan_out(value: Any) -> list[Any]:
                 ) from None
             return list(parsed) if isinstance(parsed, list) else [parsed]
     return [value]
-
-
-def _format_timespan(span: timedelta) -> str:
-    total = int(span.total_seconds())
-    return f"{total // 3600:02d}:{total % 3600 // 60:02d}:{total % 60:02d}"
 
 
 def trigger_traceparent(trigger: TriggerData) -> str:

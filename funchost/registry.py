@@ -1,8 +1,9 @@
-"""Binding plugins: the protocol a plugin implements and how the host finds them.
+"""Binding plugins: the classes a plugin implements, and how the host finds, validates and isolates them.
 
-A plugin is a callable registered under the entry-point group ``funchost.bindings``. The host calls it with a
-:class:`HostApi` and gets back a :class:`Plugin`: a set of bindings that share state (a store, a client).
-Each binding handles one binding ``type`` (matched case-insensitively) in one role: trigger, input or output.
+Plugin authors import these through :mod:`funchost.plugin`. A manifest (:class:`funchost.plugin.PluginInfo`,
+entry-point group ``funchost.plugins``) names a factory; the host calls it with a :class:`HostApi` and gets back
+a :class:`Plugin`: a set of bindings that share state (a store, a client). Each binding handles one binding
+``type`` (matched case-insensitively) in one role: trigger, input or output.
 """
 
 from __future__ import annotations
@@ -12,21 +13,23 @@ import difflib
 import functools
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 
 from funchost.expressions import json_binding_data
+from funchost.plugin import ENTRY_POINT_GROUP, PluginInfo, ServiceKey, load_object
 
 if TYPE_CHECKING:
+    from aiohttp import web
+
     from funchost.spec import BindingSpec, FunctionSpec
 
-ENTRY_POINT_GROUP = "funchost.bindings"
 HOST_CALL_REASON = "This function was programmatically called via the host APIs."
 COMMON_PROPERTIES = frozenset({"name", "type", "direction", "datatype"})
 
@@ -103,12 +106,16 @@ class CallContext(Protocol):
     def host(self) -> HostApi: ...
 
 
-class HttpRoutes(Protocol):
-    def add(self, template: str, methods: Sequence[str] | None, target: Any) -> object: ...
+OptionsT = TypeVar("OptionsT", bound=BindingOptions)
+K = TypeVar("K")
+
+HttpHandler = Callable[["web.Request"], Awaitable["web.StreamResponse | None"]]
+"""Serves an app request, or returns None to let the next handler (finally a 404) have it."""
+AdminHandler = Callable[["web.Request"], Awaitable["web.StreamResponse"]]
 
 
 class HostApi(Protocol):
-    """The host as plugins see it."""
+    """The host as plugins see it (one loaded version of the app)."""
 
     @property
     def script_root(self) -> Path: ...
@@ -120,9 +127,12 @@ class HostApi(Protocol):
     @property
     def functions(self) -> Sequence[FunctionSpec]: ...
     @property
-    def routes(self) -> HttpRoutes: ...
+    def route_prefix(self) -> str:
+        """host.json ``extensions.http.routePrefix`` (default ``api``)."""
+        ...
+
     @property
-    def route_prefix(self) -> str: ...
+    def port(self) -> int: ...
     @property
     def log(self) -> logging.Logger: ...
 
@@ -130,12 +140,30 @@ class HostApi(Protocol):
         """One app setting; ``a:b`` and ``a__b`` are the same name, matched case-insensitively."""
         ...
 
+    def extension(self, name: str) -> Mapping[str, Any]:
+        """host.json ``extensions.<name>`` (names matched case-insensitively), empty when absent."""
+        ...
+
     def binding_options(self, function: FunctionSpec, binding: str) -> BindingOptions:
         """A binding's options as validated at index time (expressions unresolved)."""
         ...
 
-    def provided(self, name: str) -> Any:
-        """An object the embedder supplied (e.g. a test's store or scripted model), or None."""
+    def provided(self, key: ServiceKey[K]) -> K | None:
+        """An object the embedder supplied for ``key`` (e.g. a test's store or scripted model), or None."""
+        ...
+
+    def keep(self, key: str, factory: Callable[[], K]) -> K:
+        """One object per app and ``key`` for the whole process, kept across hot reloads (stores, clients, locks,
+        pollers' state); made by ``factory`` on first use, closed (``close()``, awaited if async) when the
+        process ends. Prefix keys with the plugin name."""
+        ...
+
+    def serve_http(self, handler: HttpHandler) -> None:
+        """Offer a handler for app requests (every path but ``/admin/...``), tried in registration order."""
+        ...
+
+    def serve_admin(self, method: str, path: str, handler: AdminHandler) -> None:
+        """Add an admin endpoint, e.g. ``("GET", "/admin/warmup", ...)``; admin keys apply as for the others."""
         ...
 
     def authorize(self, request: Any, level: str) -> bool:
@@ -147,68 +175,85 @@ class HostApi(Protocol):
         ...
 
 
-class Binding(ABC):
-    """One binding type in one role."""
+class Binding(ABC, Generic[OptionsT]):
+    """One binding type in one role, generic over its options model."""
 
     type: ClassVar[str]
-    options: ClassVar[builtins.type[BindingOptions]] = BindingOptions
+    options: builtins.type[OptionsT]
 
-    def check(self, function: FunctionSpec, binding: BindingSpec, options: BindingOptions) -> None:
+    def check(self, function: FunctionSpec, binding: BindingSpec, options: OptionsT) -> None:
         """Index-time checks beyond the options model; raise BindingError to put the function in error."""
 
 
-class Trigger(Binding):
+class Trigger(Binding[OptionsT]):
     returns_to_caller: ClassVar[bool] = False
     """True when the function's return value goes back to whoever fired the trigger (skills)."""
 
-    def admin_input(self, function: FunctionSpec, options: BindingOptions, text: str) -> TriggerData:
-        """Turn an admin-API ``input`` string into trigger data (a JSON object's properties become data)."""
-        return TriggerData(value=text, binding_data=json_binding_data(text))
+    def admin_input(self, function: FunctionSpec, options: OptionsT, value: Any) -> TriggerData:
+        """Turn a caller's value into trigger data: the admin API's ``input`` string, or an object a test passes
+        to ``invoke``. By default the text is the value and a JSON object's properties become binding data."""
+        if not isinstance(value, str):
+            raise BindingError(f"a '{self.type}' function takes a string input, not {type(value).__name__}")
+        return TriggerData(value=value, binding_data=json_binding_data(value))
+
+    def summary(self, function: FunctionSpec, options: OptionsT, base_url: str) -> str:
+        """What the ``Functions:`` block shows after the function's name (the trigger type by default)."""
+        return function.trigger.type
+
+    def invoke_url(self, function: FunctionSpec, options: OptionsT, base_url: str) -> str | None:
+        """The URL that runs the function, for triggers that have one (HTTP)."""
+        return None
 
     async def start(self, functions: Sequence[FunctionSpec]) -> None:
-        """Begin listening for the functions this trigger serves."""
+        """Begin listening for the functions this trigger serves (stop in :meth:`Plugin.stop`)."""
 
 
-class InputBinding(Binding):
+class InputBinding(Binding[OptionsT]):
     @abstractmethod
-    async def read(self, options: BindingOptions, call: CallContext) -> Any:
+    async def read(self, options: OptionsT, call: CallContext) -> Any:
         """The value passed to the function's parameter."""
 
 
-class OutputBinding(Binding):
+class OutputBinding(Binding[OptionsT]):
     fan_out: ClassVar[bool] = True
     """A JSON array string is written as one item per element."""
     none_is_error: ClassVar[bool] = False
     """A ``$return`` of None fails the invocation (the worker cannot encode it), instead of writing nothing."""
 
-    def parse(self, item: Any, options: BindingOptions, call: CallContext) -> Any:
+    def parse(self, item: Any, options: OptionsT, call: CallContext) -> Any:
         """Validate one item before anything is written; raise BindingError to refuse it."""
         return item
 
     @abstractmethod
-    async def write(self, items: Sequence[Any], options: BindingOptions, call: CallContext) -> None:
+    async def write(self, items: Sequence[Any], options: OptionsT, call: CallContext) -> None:
         """Commit the parsed items of one output binding."""
 
 
+AnyBinding = Binding[Any]
+
+
 class Plugin:
-    """A set of bindings sharing state. Subclass it, or use it as is for stateless bindings."""
+    """A named set of bindings sharing state. Subclass it, or use it as is for stateless bindings."""
 
-    name: str = "plugin"
-
-    def __init__(self, host: HostApi, bindings: Sequence[Binding] = ()) -> None:
+    def __init__(self, name: str, host: HostApi, bindings: Sequence[AnyBinding] = ()) -> None:
+        self.name = name
         self.host = host
-        self.bindings: Sequence[Binding] = bindings
+        self.bindings: Sequence[AnyBinding] = bindings
         self.services: dict[str, Any] = {}
-        """Objects the plugin offers to tests and tools (e.g. ``store``, ``chat``)."""
+        """Objects the plugin offers to tests and tools, by service name."""
+
+    def provide(self, key: ServiceKey[K], value: K) -> None:
+        """Offer an object to tests and tools under ``key``."""
+        self.services[key.name] = value
 
     async def start(self) -> None:
         """Called once the app is indexed, before any trigger starts."""
 
     async def stop(self) -> None:
-        """Stop serving this host version (a reload may hand shared resources to the next one)."""
+        """Stop serving this host version (a reload may hand kept resources to the next one)."""
 
     async def close(self) -> None:
-        """Release shared resources for good (the process is ending)."""
+        """The process (or test) is ending: release what :meth:`stop` left."""
 
     def describe(self) -> list[str]:
         """Lines for the start banner (what is used, where)."""
@@ -223,10 +268,19 @@ class Registry:
     """The bindings of every loaded plugin, by lower-cased type."""
 
     plugins: list[Plugin] = field(default_factory=list)
-    bindings: dict[str, Binding] = field(default_factory=dict)
+    bindings: dict[str, AnyBinding] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
-    def add(self, plugin: Plugin) -> None:
+    def add(self, plugin: Plugin, source: str) -> None:
+        """Validate and register a plugin; a plugin that fails validation is reported and left out whole."""
+        problems = _verify(plugin, source)
+        if problems:
+            self.errors.append(
+                f"Binding plugin '{source}' is disabled: "
+                + "; ".join(problems)
+                + ". Fix the plugin or uninstall it."
+            )
+            return
         self.plugins.append(plugin)
         for binding in plugin.bindings:
             key = binding.type.lower()
@@ -238,7 +292,7 @@ class Registry:
                 continue
             self.bindings[key] = binding
 
-    def find(self, binding_type: str) -> Binding | None:
+    def find(self, binding_type: str) -> AnyBinding | None:
         return self.bindings.get(binding_type.lower())
 
     def installed_types(self) -> list[str]:
@@ -251,22 +305,69 @@ class Registry:
         raise KeyError(f"no plugin offers a service named '{name}'")
 
 
+def _verify(plugin: object, source: str) -> list[str]:
+    """What is wrong with a plugin object (pluggy-style validation at registration)."""
+    if not isinstance(plugin, Plugin):
+        return [f"its factory returned {type(plugin).__name__}, not a funchost.plugin.Plugin"]
+    problems: list[str] = []
+    if not isinstance(getattr(plugin, "name", None), str) or not plugin.name:
+        problems.append("it has no name (pass one to Plugin.__init__)")
+    for binding in plugin.bindings:
+        label = type(binding).__name__
+        if not isinstance(binding, Trigger | InputBinding | OutputBinding):
+            problems.append(f"{label} is not a Trigger, InputBinding or OutputBinding")
+            continue
+        kind = getattr(binding, "type", None)
+        if not isinstance(kind, str) or not kind:
+            problems.append(f"{label} has no binding 'type' (set the class attribute, e.g. type = \"queue\")")
+        elif isinstance(binding, Trigger) != kind.lower().endswith("trigger"):
+            problems.append(
+                f"{label} (type '{kind}'): trigger types end in 'Trigger' and only triggers do, as the host reads it"
+            )
+        model = getattr(binding, "options", None)
+        if not (isinstance(model, builtins.type) and issubclass(model, BindingOptions)):
+            problems.append(f"{label} has no options model (set options = a BindingOptions subclass)")
+    return problems
+
+
 @functools.cache
-def plugin_factories() -> tuple[Mapping[str, PluginFactory], tuple[str, ...]]:
-    """The plugin factories of the entry-point group, loaded once per process, and the load failures."""
-    factories: dict[str, PluginFactory] = {}
+def manifests() -> tuple[tuple[PluginInfo, ...], tuple[str, ...]]:
+    """The installed plugins' manifests (entry points ``funchost.plugins``), loaded once per process, and the
+    load failures."""
+    found: list[PluginInfo] = []
     errors: list[str] = []
     for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
         try:
-            factories[ep.name] = ep.load()
+            info = ep.load()
+            if not isinstance(info, PluginInfo):
+                raise TypeError(
+                    f"the entry point names {type(info).__name__}, not a funchost.plugin.PluginInfo"
+                )
+            info.check()
         except Exception as exc:  # a broken plugin never takes the host down
-            errors.append(f"Binding plugin '{ep.name}' ({ep.value}) failed to load: {exc!r}")
-    return factories, tuple(errors)
+            errors.append(f"Binding plugin '{ep.name}' ({ep.value}) failed to load: {exc}")
+            continue
+        found.append(info)
+    return tuple(found), tuple(errors)
+
+
+@functools.cache
+def plugin_factories() -> tuple[Mapping[str, PluginFactory], tuple[str, ...]]:
+    """The installed plugins' factories, imported once per process, and the import failures."""
+    infos, errors = manifests()
+    factories: dict[str, PluginFactory] = {}
+    failed = list(errors)
+    for info in infos:
+        try:
+            factories[info.name] = load_object(info.factory)
+        except Exception as exc:
+            failed.append(f"Binding plugin '{info.name}' ({info.factory}) failed to load: {exc!r}")
+    return factories, tuple(failed)
 
 
 def discover(host: HostApi, factories: Mapping[str, PluginFactory] | None = None) -> Registry:
-    """Start every plugin (the entry points unless ``factories`` is given); a broken one is reported and
-    skipped."""
+    """Start every plugin (the installed ones unless ``factories`` is given); a broken one is reported and
+    skipped, the others keep working."""
     registry = Registry()
     if factories is None:
         factories, errors = plugin_factories()
@@ -274,15 +375,14 @@ def discover(host: HostApi, factories: Mapping[str, PluginFactory] | None = None
     for name, factory in factories.items():
         try:
             plugin = factory(host)
+            registry.add(plugin, name)
         except Exception as exc:
             registry.errors.append(f"Binding plugin '{name}' failed to start: {exc!r}")
-            continue
-        registry.add(plugin)
     return registry
 
 
 def parse_options(
-    binding: Binding, raw: Mapping[str, Any], overrides: Mapping[str, Any] | None = None
+    binding: AnyBinding, raw: Mapping[str, Any], overrides: Mapping[str, Any] | None = None
 ) -> BindingOptions:
     """Validate a binding's properties against the plugin's options model.
 
@@ -308,7 +408,8 @@ def parse_options(
     if overrides:
         data.update(overrides)
     try:
-        return model.model_validate(data)
+        options: BindingOptions = model.model_validate(data)
+        return options
     except ValidationError as exc:
         problems = []
         for err in exc.errors():

@@ -195,7 +195,7 @@ class Reloader:
         self._retiring.add(task)
         task.add_done_callback(self._retiring.discard)
         self.reloads += 1
-        self.console.functions_block(new.functions, f"http://localhost:{new.port}", new.route_prefix)
+        self.console.functions_block(new.summaries(f"http://localhost:{new.port}"))
         for line in new.describe():
             log.info(line, extra={ALWAYS: True})
         log.info("Reloaded in %d ms", (time.perf_counter() - started) * 1000, extra={ALWAYS: True})

@@ -24,6 +24,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
+from funchost.dotnet import TIMESPAN_MAX_TEXT, parse_timespan
+
 __all__ = [
     "DEFAULT_FUNCTION_TIMEOUT",
     "DEFAULT_ROUTE_PREFIX",
@@ -37,7 +39,6 @@ __all__ = [
     "is_secret",
     "load_settings",
     "mask",
-    "parse_timespan",
     "redact",
 ]
 
@@ -51,7 +52,6 @@ JOB_HOST_SECTION = "AzureFunctionsJobHost"
 DEFAULT_WATCH_DIRECTORIES = ("node_modules",)
 DEFAULT_WATCH_FILES = ("host.json", "function.json", "proxies.json")
 LOG_LEVELS = ("Trace", "Debug", "Information", "Warning", "Error", "Critical", "None")
-_TIMESPAN_MAX_TEXT = "10675199.02:48:05.4775807"
 _HOSTJSON_DOCS = "https://aka.ms/functions-hostjson"
 _MASK = "***"
 
@@ -136,6 +136,11 @@ class AppConfig(_Frozen):
     def setting(self, name: str) -> str | None:
         """An app setting by name: case-insensitive, ``:`` and ``__`` equivalent."""
         return self._index.get(_norm(name))
+
+    def extension(self, name: str) -> dict[str, Any]:
+        """host.json ``extensions.<name>`` (case-insensitive), empty when absent."""
+        section = _get_ci(self.host.raw, "extensions", name)
+        return section if isinstance(section, dict) else {}
 
     def connection(self, name: str) -> str | None:
         """A binding ``connection`` value: ``ConnectionStrings:{name}`` first, then the plain setting."""
@@ -246,30 +251,6 @@ def _norm(name: str) -> str:
     return name.replace("__", ":").lower()
 
 
-# --- TimeSpan
-
-_TIMESPAN_DAYS = re.compile(r"^\s*(-)?(\d+)\s*$")
-_TIMESPAN_CLOCK = re.compile(r"^\s*(-)?(?:(\d+)\.)?(\d+):(\d+)(?::(\d+)(?:\.(\d{1,7}))?)?\s*$")
-
-
-def parse_timespan(text: str) -> timedelta:
-    """Parse a .NET TimeSpan string: ``d``, ``hh:mm``, ``hh:mm:ss[.fffffff]``, ``d.hh:mm:ss``, signed."""
-    match = _TIMESPAN_DAYS.match(text)
-    if match:
-        sign = -1 if match.group(1) else 1
-        return sign * timedelta(days=int(match.group(2)))
-    match = _TIMESPAN_CLOCK.match(text)
-    if not match:
-        raise ValueError(text)
-    neg, days, hours, minutes, seconds, fraction = match.groups()
-    h, m, s = int(hours), int(minutes), int(seconds or 0)
-    if h > 23 or m > 59 or s > 59:
-        raise ValueError(text)
-    micro = int((fraction or "0").ljust(7, "0")[:6])
-    span = timedelta(days=int(days or 0), hours=h, minutes=m, seconds=s, microseconds=micro)
-    return -span if neg else span
-
-
 # --- host.json
 
 
@@ -350,12 +331,12 @@ def _parse_function_timeout(value: Any, path: Path, source: str, warnings: list[
         return None
     if span < MIN_FUNCTION_TIMEOUT:
         raise ConfigError(
-            f"FunctionTimeout must be greater than 00:00:01 and less than {_TIMESPAN_MAX_TEXT}.",
+            f"FunctionTimeout must be greater than 00:00:01 and less than {TIMESPAN_MAX_TEXT}.",
             path=path,
             hint=f"host.json 'functionTimeout' is '{text}'{source}; use at least \"00:00:01\", "
             'or "-1" for no timeout.',
         )
-    if _TIMESPAN_DAYS.match(text):
+    if text.strip().lstrip("-").isdigit():
         warnings.append(
             f"host.json 'functionTimeout' value '{text}' is read as {span.days} day(s): a bare number means "
             'days. Write "hh:mm:ss" (e.g. "00:05:00") for minutes or seconds.'

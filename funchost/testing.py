@@ -1,8 +1,8 @@
 """Run a function app in-process for integration tests: :class:`TestHost` and the :class:`Harness` behind it.
 
 The pytest plugin (:mod:`funchost.pytest_plugin`) is a thin layer over :class:`Harness`; use the harness
-directly to get the same hosts outside pytest. ``MemoryStore`` and ``ScriptedChatModel`` are re-exported
-here, imported on first use so that importing funchost does not import the assistant bindings.
+directly to get the same hosts outside pytest. Plugins add keyword options to :meth:`Harness.start` (their
+manifest's ``test_options``) and read them through a :class:`TestSetup`.
 """
 
 from __future__ import annotations
@@ -12,53 +12,46 @@ import logging
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
-import azure.functions as func
 from aiohttp.test_utils import TestClient, TestServer
 
 from funchost.console import ALWAYS, CaptureHandler, is_system
-from funchost.expressions import http_binding_data
 from funchost.host import DEFAULT_MAX_BODY, Host, HostOptions
 from funchost.indexing import unload_app
 from funchost.invocation import FunctionTimeout, InvocationError
-from funchost.registry import BindingError, TriggerData
+from funchost.plugin import PluginInfo, ServiceKey, load_object
+from funchost.registry import BindingError, manifests
 from funchost.web.app import Server
 
-if TYPE_CHECKING:
-    from funchost_assistants.chat.scripted import ScriptedChatModel
-    from funchost_assistants.stores.memory import MemoryStore
+__all__ = ["AppLoadError", "FunctionNotFound", "Harness", "TestHost", "TestSetup"]
 
-__all__ = [
-    "CHAT_FROM_SETTINGS",
-    "RECORD_ENV",
-    "STORE_KINDS",
-    "AppLoadError",
-    "FunctionNotFound",
-    "Harness",
-    "MemoryStore",
-    "ScriptedChatModel",
-    "TestHost",
-]
-
-RECORD_ENV = "FUNCHOST_RECORD"
-"""Set to 1 to record cassettes through the real model instead of replaying them."""
-STORE_KINDS = ("memory", "sqlite", "tables")
-CHAT_FROM_SETTINGS = "settings"
-"""``chat=`` value that leaves the chat model to the app's settings (no scripted stand-in)."""
-
-_LAZY = {
-    "MemoryStore": "funchost_assistants.stores.memory",
-    "ScriptedChatModel": "funchost_assistants.chat.scripted",
-}
+T = TypeVar("T")
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
+class TestSetup:
+    """What a plugin's test hook may arrange for one ``start()``: settings, provided services, paths."""
 
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'funchost.testing' has no attribute {name!r}")
+    __test__ = False
+
+    def __init__(self, harness: Harness, settings: dict[str, str], services: dict[str, Any]) -> None:
+        self._harness = harness
+        self.settings = settings
+        """App settings that win over everything (as start flags do)."""
+        self._services = services
+        self.environ: Mapping[str, str] = harness.environ
+
+    def provide(self, key: ServiceKey[T], value: T) -> None:
+        """Hand the plugin a stand-in (``HostApi.provided(key)`` returns it)."""
+        self._services[key.name] = value
+
+    def tmp_dir(self) -> Path:
+        """A fresh folder for this test (created on first use)."""
+        return self._harness.tmp_dir()
+
+    def resolve(self, path: str | os.PathLike[str]) -> Path:
+        """A path given by the test, relative to the test root."""
+        return self._harness.resolve(path)
 
 
 class AppLoadError(Exception):
@@ -83,18 +76,22 @@ class TestHost:
         self._capture = capture
         self._closed = False
 
-    @property
-    def store(self) -> Any:
-        """The assistant store the app uses (arrange and assert state through it)."""
-        return self.service("store")
+    def __getitem__(self, key: ServiceKey[T]) -> T:
+        """A service a plugin offers, typed by its key (e.g. ``test_host[STORE]``)."""
+        value: T = self.service(key.name)
+        return value
 
-    @property
-    def chat(self) -> Any:
-        """The chat model the app uses: a ScriptedChatModel unless a cassette is in use."""
-        return self.service("chat")
+    def __getattr__(self, name: str) -> Any:
+        """A service by name as an attribute (``test_host.store``, ``test_host.chat``)."""
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self.service(name)
+        except LookupError as exc:
+            raise AttributeError(str(exc)) from None
 
     def service(self, name: str) -> Any:
-        """An object a plugin offers (``store``, ``chat``, ``assistants``); LookupError lists the offered."""
+        """An object a plugin offers by name; LookupError lists those offered."""
         try:
             return self.host.service(name)
         except KeyError:
@@ -119,8 +116,8 @@ class TestHost:
         """Run a function by name through the host's invocation path and return what it returned.
 
         ``input`` is what the admin API takes: text, or a dict/list sent as JSON (for a skill trigger, the
-        arguments the model would send). HTTP functions take a ``func.HttpRequest``. The function's own
-        exception is re-raised; binding and timeout failures raise :class:`InvocationError`.
+        arguments the model would send); a trigger plugin may take objects too (HTTP: a ``func.HttpRequest``).
+        The function's own exception is re-raised; binding and timeout failures raise :class:`InvocationError`.
         """
         bound = self.host.find(name)
         if bound is None:
@@ -128,21 +125,12 @@ class TestHost:
             raise FunctionNotFound(
                 f"The app at {self.host.script_root} has no function named {name!r}; its functions: {names}."
             )
-        if isinstance(input, func.HttpRequest):
-            trigger = _http_trigger_data(input)
-        else:
-            text = "" if input is None else input if isinstance(input, str) else json.dumps(input)
-            try:
-                trigger = self.host.trigger_data(bound, text)
-            except BindingError as exc:
-                if bound.spec.is_http:
-                    raise TypeError(
-                        f"{bound.spec.name!r} is an HTTP function: pass a func.HttpRequest to invoke(), "
-                        "or call its route through host.client."
-                    ) from None
-                raise BindingError(
-                    f"Cannot run {bound.spec.name!r} with input {text[:200]!r}: {exc}"
-                ) from None
+        value = "" if input is None else json.dumps(input) if isinstance(input, dict | list) else input
+        try:
+            trigger = self.host.trigger_data(bound, value)
+        except BindingError as exc:
+            shown = repr(value)[:200]
+            raise BindingError(f"Cannot run {bound.spec.name!r} with input {shown}: {exc}") from None
         try:
             result = await self.host.invoker.invoke(bound, trigger)
         except InvocationError as exc:
@@ -169,20 +157,6 @@ def _shown(record: logging.LogRecord) -> bool:
     return record.levelno >= (logging.WARNING if is_system(record.name) else logging.INFO)
 
 
-def _http_trigger_data(req: func.HttpRequest) -> TriggerData:
-    body = req.get_body()
-    headers = {k.lower(): v for k, v in req.headers.items()}
-    data = http_binding_data(
-        body=body,
-        content_length=len(body),
-        query=list(req.params.items()),
-        route=dict(req.route_params),
-        headers=headers,
-        request=req,
-    )
-    return TriggerData(req, data)
-
-
 class Harness:
     """Starts apps for one test and undoes everything at :meth:`close`: hosts, environment, modules, logging.
 
@@ -196,6 +170,8 @@ class Harness:
         self.base = Path(base)
         self.tmp_dir = tmp_dir
         self.environ = os.environ if environ is None else environ
+        self.plugins: tuple[PluginInfo, ...] | None = None
+        """The plugins whose test hooks run (None: the installed ones)."""
         self.hosts: list[TestHost] = []
         self._env: dict[str, str] | None = None
         self._root_level: int | None = None
@@ -206,19 +182,17 @@ class Harness:
         app: str | os.PathLike[str],
         *,
         settings: Mapping[str, str] | None = None,
-        store: Any = "memory",
-        chat: Any = None,
-        cassette: str | os.PathLike[str] | None = None,
         strict: bool = True,
         max_body: int | None = None,
+        **plugin_options: Any,
     ) -> TestHost:
         """Load, start and serve the app at ``app``; AppLoadError (strict) when it does not load cleanly.
 
-        ``chat`` is a chat model object, None for a fresh ScriptedChatModel, or ``"settings"`` for the model
-        the app's settings name (as ``funchost start`` opens it). ``max_body`` is the request-body limit in
-        bytes (larger bodies get 413); None means Core Tools' default of 100 MiB.
+        ``max_body`` is the request-body limit in bytes (larger bodies get 413); None means Core Tools' default
+        of 100 MiB. Other keywords belong to plugins (their manifests' ``test_options``, e.g. the assistants
+        plugin's ``store``, ``chat`` and ``cassette``); an unknown one is a TypeError naming those offered.
         """
-        root = self._resolve(app)
+        root = self.resolve(app)
         if not root.is_dir():
             raise FileNotFoundError(
                 f"funchost: the app folder {os.fspath(app)!r} does not exist (looked at {root}). Pass the "
@@ -230,8 +204,7 @@ class Harness:
         os.environ.update(given)  # app code sees test settings as environment variables, as in Azure
         overrides = dict(given)
         services: dict[str, Any] = {}
-        self._choose_store(store, overrides, services)
-        self._choose_chat(chat, cassette, overrides, services)
+        self._configure_plugins(TestSetup(self, overrides, services), plugin_options)
         capture = self._capture()
         options = HostOptions(script_root=root, overrides=overrides, services=services, environ=self.environ)
         host = await Host.load(options)
@@ -255,66 +228,26 @@ class Harness:
             )
         return test_host
 
-    def _resolve(self, path: str | os.PathLike[str]) -> Path:
+    def resolve(self, path: str | os.PathLike[str]) -> Path:
+        """A path relative to the harness base (absolute paths as they are)."""
         candidate = Path(path)
         return (candidate if candidate.is_absolute() else self.base / candidate).resolve()
 
-    def _choose_store(self, store: Any, overrides: dict[str, str], services: dict[str, Any]) -> None:
-        if not isinstance(store, str):
-            services["store"] = store
-            return
-        kind = store.strip().lower()
-        if kind not in STORE_KINDS:
-            raise ValueError(
-                f"store={store!r} is not a store kind: use one of {', '.join(STORE_KINDS)}, "
-                "or pass a store object."
+    def _configure_plugins(self, setup: TestSetup, options: dict[str, Any]) -> None:
+        plugins = self.plugins if self.plugins is not None else manifests()[0]
+        offered = {name: info for info in plugins for name in info.test_options}
+        unknown = sorted(set(options) - set(offered))
+        if unknown:
+            names = ", ".join(f"{n} ({offered[n].name})" for n in sorted(offered)) or "none"
+            raise TypeError(
+                f"start() got unknown option(s) {', '.join(map(repr, unknown))}; the installed plugins offer: "
+                f"{names}. Check the spelling, or install the plugin that adds it."
             )
-        overrides["FUNCHOST_STORE"] = kind
-        if kind == "memory":
-            from funchost_assistants.stores.memory import MemoryStore
-
-            services["store"] = MemoryStore()
-        elif kind == "sqlite":
-            from funchost_assistants.stores.sqlite import SqliteStore
-
-            services["store"] = SqliteStore(self.tmp_dir() / "assistants.db")
-
-    def _choose_chat(
-        self,
-        chat: Any,
-        cassette: str | os.PathLike[str] | None,
-        overrides: dict[str, str],
-        services: dict[str, Any],
-    ) -> None:
-        if cassette is None:
-            if isinstance(chat, str):
-                if chat.strip().lower() != CHAT_FROM_SETTINGS:
-                    raise ValueError(
-                        f"chat={chat!r} is not a chat choice: pass a chat model object, None for a "
-                        f"ScriptedChatModel, or {CHAT_FROM_SETTINGS!r} for the model the app's settings name."
-                    )
-                return  # no stand-in: the plugin opens the model from the settings
-            if chat is None:
-                from funchost_assistants.chat.scripted import ScriptedChatModel
-
-                chat = ScriptedChatModel()
-            services["chat"] = chat
-            return
-        if chat is not None:
-            raise ValueError("Pass either chat=... or cassette=..., not both.")
-        path = self._resolve(cassette)
-        if self.environ.get(RECORD_ENV, "").strip().lower() in ("1", "true", "yes"):
-            path.unlink(missing_ok=True)
-            overrides["FUNCHOST_CHAT_RECORD"] = str(path)  # the plugin opens the real model from the settings
-            return
-        from funchost_assistants.chat.cassette import ReplayChatModel
-
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"The cassette {path} does not exist: record it once with {RECORD_ENV}=1 (the app's settings "
-                "must reach the real model), or fix the path."
-            )
-        services["chat"] = ReplayChatModel(path)
+        for info in plugins:
+            if info.testing is None:
+                continue
+            hook: Callable[[TestSetup, dict[str, Any]], None] = load_object(info.testing)
+            hook(setup, {k: v for k, v in options.items() if k in info.test_options})
 
     def _capture(self) -> CaptureHandler:
         root = logging.getLogger()

@@ -42,15 +42,16 @@ def test_timestamp_format() -> None:
 
 def test_functions_block_exact() -> None:
     out = io.StringIO()
-    functions = [
-        spec("zeta", http("items/{id}", ["get", "post"])),
-        spec("AddTodo", {"type": "assistantSkillTrigger"}),
-        spec("hello", http("hello")),
-        spec("Create", http("assistants/{assistantId}", ["PUT"])),
-        spec("Old", http("old"), disabled=True),
-        spec("Broken", http("broken"), errors=["bad"]),
+    base = "http://localhost:7071/api"
+    rows = [
+        (spec("zeta", http("items/{id}", ["get", "post"])), f"[GET,POST] {base}/items/{{id}}", True),
+        (spec("AddTodo", {"type": "assistantSkillTrigger"}), "assistantSkillTrigger", False),
+        (spec("hello", http("hello")), f" {base}/hello", True),
+        (spec("Create", http("assistants/{assistantId}", ["PUT"])), f"[PUT] {base}/assistants/{{assistantId}}", True),
+        (spec("Old", http("old"), disabled=True), "", True),
+        (spec("Broken", http("broken"), errors=["bad"]), "", True),
     ]
-    Console(out).functions_block(functions, "http://localhost:7071", "api")
+    Console(out).functions_block(rows)
     assert out.getvalue() == (
         "\nFunctions:\n\n"
         "\tCreate: [PUT] http://localhost:7071/api/assistants/{assistantId}\n\n"
@@ -61,12 +62,9 @@ def test_functions_block_exact() -> None:
     )
 
 
-def test_functions_block_empty_prefix_and_nothing_to_show() -> None:
-    out = io.StringIO()
-    Console(out).functions_block([spec("a", http("x"))], "http://localhost:1", "")
-    assert "\ta:  http://localhost:1/x\n" in out.getvalue()
+def test_functions_block_nothing_to_show() -> None:
     empty = io.StringIO()
-    Console(empty).functions_block([], "http://localhost:1", "api")
+    Console(empty).functions_block([])
     assert empty.getvalue() == ""
 
 

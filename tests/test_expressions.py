@@ -19,12 +19,12 @@ from funchost.expressions import (
     add_system_data,
     format_value,
     has_expressions,
-    http_binding_data,
     json_binding_data,
     resolve,
     resolve_settings,
     system_data,
 )
+from funchost_http.data import http_binding_data
 
 UUID_D = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\Z")
 SETTINGS = {"Model": "gpt-4o", "Store": "tables", "Empty": ""}

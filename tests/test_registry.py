@@ -11,18 +11,18 @@ from typing import Any, ClassVar
 import pytest
 
 from funchost.host import Host, HostOptions
-from funchost.invocation import InvocationError
-from funchost.registry import (
+from funchost.plugin import (
     BindingError,
     BindingOptions,
     CallContext,
     HostApi,
     InputBinding,
+    InvocationError,
     OutputBinding,
     Plugin,
-    parse_options,
 )
-from funchost_http import plugin as http_plugin
+from funchost.registry import parse_options
+from funchost_http.plugin import HttpPlugin as http_plugin
 
 
 class QueueOptions(BindingOptions):
@@ -31,7 +31,7 @@ class QueueOptions(BindingOptions):
     auto_resolve: ClassVar[frozenset[str]] = frozenset({"queueName"})
 
 
-class QueueOutput(OutputBinding):
+class QueueOutput(OutputBinding[QueueOptions]):
     """A toy queue: writes land in ``written`` per queue name; 'poison' items are refused."""
 
     type = "queue"
@@ -40,27 +40,25 @@ class QueueOutput(OutputBinding):
     def __init__(self) -> None:
         self.written: dict[str, list[Any]] = {}
 
-    def parse(self, item: Any, options: BindingOptions, call: CallContext) -> Any:
+    def parse(self, item: Any, options: QueueOptions, call: CallContext) -> Any:
         if item == "poison":
             raise BindingError("the item 'poison' is refused; send anything else.")
         return item
 
-    async def write(self, items: Sequence[Any], options: BindingOptions, call: CallContext) -> None:
-        assert isinstance(options, QueueOptions)
+    async def write(self, items: Sequence[Any], options: QueueOptions, call: CallContext) -> None:
         self.written.setdefault(options.queue_name, []).extend(items)
 
 
-class GreetingInput(InputBinding):
+class GreetingOptions(BindingOptions):
+    text: str
+    auto_resolve: ClassVar[frozenset[str]] = frozenset({"text"})
+
+
+class GreetingInput(InputBinding[GreetingOptions]):
     type = "greeting"
+    options = GreetingOptions
 
-    class Options(BindingOptions):
-        text: str
-        auto_resolve: ClassVar[frozenset[str]] = frozenset({"text"})
-
-    options = Options
-
-    async def read(self, options: BindingOptions, call: CallContext) -> str:
-        assert isinstance(options, GreetingInput.Options)
+    async def read(self, options: GreetingOptions, call: CallContext) -> str:
         return options.text.upper()
 
 
@@ -68,9 +66,7 @@ QUEUE = QueueOutput()
 
 
 def queue_plugin(host: HostApi) -> Plugin:
-    p = Plugin(host, [QUEUE, GreetingInput()])
-    p.name = "queue"
-    return p
+    return Plugin("queue", host, [QUEUE, GreetingInput()])
 
 
 def broken_plugin(host: HostApi) -> Plugin:

@@ -1,10 +1,10 @@
-"""Tests for funchost.web.routing: ASP.NET Core-style route templates and the first-match router."""
+"""Tests for funchost_http.routing: ASP.NET Core-style route templates and the first-match router."""
 
 from __future__ import annotations
 
 import pytest
 
-from funchost.web.routing import Route, RouteError, RouteParameter, Router, RouteTemplate
+from funchost_http.routing import Route, RouteError, RouteParameter, Router, RouteTemplate
 
 
 def match(template: str, path: str) -> dict[str, str | None] | None:

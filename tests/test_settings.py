@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from funchost.dotnet import parse_timespan
 from funchost.settings import (
     AppConfig,
     ConfigError,
@@ -19,7 +20,6 @@ from funchost.settings import (
     is_secret,
     load_settings,
     mask,
-    parse_timespan,
     redact,
 )
 

@@ -7,18 +7,17 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from funchost.invocation import InvocationError
-from funchost.registry import (
+from funchost.plugin import (
     BindingError,
-    BindingOptions,
+    BindingSpec,
     BindingUnavailable,
     CallContext,
+    FunctionSpec,
     InputBinding,
     OutputBinding,
     Trigger,
     TriggerData,
 )
-from funchost.spec import BindingSpec, FunctionSpec
 from funchost_assistants.chat.base import ChatError
 from funchost_assistants.models import CreateRequest, InvalidRequest, parse_create_request
 from funchost_assistants.options import (
@@ -33,7 +32,7 @@ from funchost_assistants.service import ChatOptions, Skill
 from funchost_assistants.stores.base import Collection, StoreError, StoreUnavailable
 
 if TYPE_CHECKING:
-    from funchost_assistants import AssistantsPlugin
+    from funchost_assistants.plugin import AssistantsPlugin
 
 
 class _Bound:
@@ -70,17 +69,17 @@ def service_errors() -> Iterator[None]:
         raise BindingError(str(exc)) from exc
 
 
-class AssistantCreate(_Bound, OutputBinding):
+class AssistantCreate(_Bound, OutputBinding[AssistantCreateOptions]):
     type = "assistantCreate"
     options = AssistantCreateOptions
 
-    def parse(self, item: Any, options: BindingOptions, call: CallContext) -> CreateRequest:
+    def parse(self, item: Any, options: AssistantCreateOptions, call: CallContext) -> CreateRequest:
         try:
             return parse_create_request(item)
         except InvalidRequest as exc:
             raise BindingError(f"{exc} Nothing was created.") from None
 
-    async def write(self, items: Sequence[Any], options: BindingOptions, call: CallContext) -> None:
+    async def write(self, items: Sequence[Any], options: AssistantCreateOptions, call: CallContext) -> None:
         for request in items:
             with service_errors():
                 await self.plugin.service.create(
@@ -88,12 +87,11 @@ class AssistantCreate(_Bound, OutputBinding):
                 )
 
 
-class AssistantPost(_Bound, InputBinding):
+class AssistantPost(_Bound, InputBinding[AssistantPostOptions]):
     type = "assistantPost"
     options = AssistantPostOptions
 
-    async def read(self, options: BindingOptions, call: CallContext) -> str:
-        assert isinstance(options, AssistantPostOptions)
+    async def read(self, options: AssistantPostOptions, call: CallContext) -> str:
         with service_errors():
             return await self.plugin.service.post(
                 _collection(options.chat_storage_connection_setting, options.collection_name),
@@ -105,12 +103,11 @@ class AssistantPost(_Bound, InputBinding):
             )
 
 
-class AssistantQuery(_Bound, InputBinding):
+class AssistantQuery(_Bound, InputBinding[AssistantQueryOptions]):
     type = "assistantQuery"
     options = AssistantQueryOptions
 
-    async def read(self, options: BindingOptions, call: CallContext) -> str:
-        assert isinstance(options, AssistantQueryOptions)
+    async def read(self, options: AssistantQueryOptions, call: CallContext) -> str:
         with service_errors():
             return await self.plugin.service.query(
                 _collection(options.chat_storage_connection_setting, options.collection_name),
@@ -119,25 +116,25 @@ class AssistantQuery(_Bound, InputBinding):
             )
 
 
-class TextCompletion(_Bound, InputBinding):
+class TextCompletion(_Bound, InputBinding[TextCompletionOptions]):
     type = "textCompletion"
     options = TextCompletionOptions
 
-    async def read(self, options: BindingOptions, call: CallContext) -> str:
-        assert isinstance(options, TextCompletionOptions)
+    async def read(self, options: TextCompletionOptions, call: CallContext) -> str:
         with service_errors():
             return await self.plugin.service.complete_text(options.prompt, _chat_options(options))
 
 
-class AssistantSkillTrigger(_Bound, Trigger):
+class AssistantSkillTrigger(_Bound, Trigger[AssistantSkillTriggerOptions]):
     """Skills are tools every assistantPost offers the model; the return value goes back to the model."""
 
     type = "assistantSkillTrigger"
     options = AssistantSkillTriggerOptions
     returns_to_caller: ClassVar[bool] = True
 
-    def check(self, function: FunctionSpec, binding: BindingSpec, options: BindingOptions) -> None:
-        assert isinstance(options, AssistantSkillTriggerOptions)
+    def check(
+        self, function: FunctionSpec, binding: BindingSpec, options: AssistantSkillTriggerOptions
+    ) -> None:
         if options.parameter_description_json is not None:
             try:
                 schema = json.loads(options.parameter_description_json)
@@ -151,7 +148,10 @@ class AssistantSkillTrigger(_Bound, Trigger):
                     "property 'parameterDescriptionJson' must be a JSON object (a JSON schema)."
                 )
 
-    def admin_input(self, function: FunctionSpec, options: BindingOptions, text: str) -> TriggerData:
+    def admin_input(
+        self, function: FunctionSpec, options: AssistantSkillTriggerOptions, value: Any
+    ) -> TriggerData:
+        text = value if isinstance(value, str) else json.dumps(value)
         return skill_trigger_data(function.trigger.name, text)
 
     async def start(self, functions: Sequence[FunctionSpec]) -> None:
@@ -202,8 +202,5 @@ def skill_trigger_data(arg_name: str, arguments: str) -> TriggerData:
 async def invoke_skill(plugin: AssistantsPlugin, skill: Skill, arguments: str) -> Any:
     fn: FunctionSpec = skill.target
     trigger = skill_trigger_data(fn.trigger.name, arguments)
-    try:
-        result = await plugin.host.invoke(fn, trigger)
-    except InvocationError:
-        raise
+    result = await plugin.host.invoke(fn, trigger)
     return result.return_value

@@ -5,19 +5,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-from collections.abc import Callable
+import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from funchost.settings import load_settings
+from funchost.plugin import add_app_argument, read_app_settings
 from funchost_assistants.models import ChatMessage, dotnet_datetime, message_entity, state_entity
 from funchost_assistants.stores import STORE_KINDS, AssistantStore, Collection, open_store
 
 
-def register(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
-    """Adds ``funchost assistants ...``."""
-    parser = sub.add_parser("assistants", help="list, show, export or delete stored assistants")
+def main(argv: Sequence[str]) -> int:
+    """``funchost assistants ...``."""
+    parser = argparse.ArgumentParser(prog="funchost assistants", description="Stored assistants of an app.")
     actions = parser.add_subparsers(dest="action", required=True)
     for name, help_text in (
         ("list", "list the assistants in a collection"),
@@ -26,21 +25,22 @@ def register(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> Non
         ("delete", "delete an assistant and its history"),
     ):
         p = actions.add_parser(name, help=help_text)
-        common(p)
+        add_app_argument(p)
         if name != "list":
             p.add_argument("id", help="the assistant id")
         p.add_argument("--store", choices=STORE_KINDS, help="default: FUNCHOST_STORE, else sqlite")
         p.add_argument("--collection", default="ChatState", help="table name (default ChatState)")
         p.add_argument("--connection", default="AzureWebJobsStorage", help="connection setting name")
-        p.set_defaults(run=run)
-
-
-def run(args: argparse.Namespace, root: Path) -> int:
-    return asyncio.run(_run(args, root))
+    args = parser.parse_args(argv)
+    root = Path(args.script_root)
+    if not root.is_dir():
+        print(f'"{args.script_root}" doesn\'t exist.', file=sys.stderr)
+        return 1
+    return asyncio.run(_run(args, root.resolve()))
 
 
 async def _run(args: argparse.Namespace, root: Path) -> int:
-    config = load_settings(root, dict(os.environ))
+    config = read_app_settings(root)
     kind = args.store or config.setting("FUNCHOST_STORE") or "sqlite"
     store = open_store(kind, script_root=root, settings=config.setting)
     where = Collection(args.connection, args.collection)

@@ -1,11 +1,11 @@
-"""The Azure OpenAI assistant bindings as a funchost plugin."""
+"""The assistants plugin object: the store, the chat model and the skills shared by its bindings."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from funchost.registry import BindingError, HostApi, Plugin
+from funchost.plugin import BindingError, HostApi, Plugin
 from funchost_assistants.bindings import (
     AssistantCreate,
     AssistantPost,
@@ -15,20 +15,16 @@ from funchost_assistants.bindings import (
     invoke_skill,
 )
 from funchost_assistants.chat import ChatModel, ScriptedChatModel, UnavailableChatModel, echo, open_chat_model
+from funchost_assistants.keys import ASSISTANTS, CHAT, STORE
 from funchost_assistants.service import AssistantService, Skill
-from funchost_assistants.stores import AssistantStore, Collection, MemoryStore, open_store, sqlite_path
+from funchost_assistants.stores import AssistantStore, open_store, sqlite_path
 
-__all__ = ["AssistantService", "AssistantsPlugin", "Collection", "MemoryStore", "ScriptedChatModel", "plugin"]
-
-_shared: dict[tuple[str, str], Any] = {}
-"""Stores and models shared by successive versions of an app in one process (a reload keeps them)."""
+__all__ = ["AssistantsPlugin"]
 
 
 class AssistantsPlugin(Plugin):
-    name = "assistants"
-
     def __init__(self, host: HostApi) -> None:
-        super().__init__(host)
+        super().__init__("assistants", host)
         self.bindings = [
             AssistantCreate(self),
             AssistantPost(self),
@@ -49,21 +45,27 @@ class AssistantsPlugin(Plugin):
 
     async def start(self) -> None:
         """Open the store and the chat model (only for apps that use the assistant bindings)."""
-        if not self.used and self.host.provided("store") is None:
+        if not self.used and self.host.provided(STORE) is None:
             return
         try:
-            store: AssistantStore = self.host.provided("store") or self._shared("store", self._open_store)
+            store = self.host.provided(STORE) or self.host.keep(
+                f"assistants.store|{self.store_kind}", self._open_store
+            )
         except Exception as exc:  # a broken store fails the bindings, not the host
             self._broken = f"the assistant store could not be opened: {exc}"
             self.host.log.error("Assistant bindings: %s", self._broken)
             return
         try:
-            chat: ChatModel = self.host.provided("chat") or self._shared("chat", self._open_chat)
+            chat: ChatModel = self.host.provided(CHAT) or self.host.keep(
+                f"assistants.chat|{self._chat_identity()}", self._open_chat
+            )
         except Exception as exc:  # creates and queries still work; posts say why the model is missing
             self.host.log.error("Assistant bindings: the chat model could not be set up: %s", exc)
             chat = UnavailableChatModel(str(exc))
         self._service = AssistantService(store, chat, self.host.log)
-        self.services.update(store=store, chat=chat, assistants=self._service)
+        self.provide(STORE, store)
+        self.provide(CHAT, chat)
+        self.provide(ASSISTANTS, self._service)
 
     @property
     def service(self) -> AssistantService:
@@ -71,15 +73,7 @@ class AssistantsPlugin(Plugin):
             raise BindingError(self._broken or "the assistant plugin has not started")
         return self._service
 
-    def _shared(self, what: str, factory: Any) -> Any:
-        key = (what, f"{self.host.script_root}|{self._identity(what)}")
-        if key not in _shared:
-            _shared[key] = factory()
-        return _shared[key]
-
-    def _identity(self, what: str) -> str:
-        if what == "store":
-            return self.store_kind
+    def _chat_identity(self) -> str:
         return "|".join(
             self.host.setting(n) or ""
             for n in ("FUNCHOST_CHAT", "FUNCHOST_CHAT_RECORD", "FUNCHOST_CHAT_REPLAY")
@@ -118,16 +112,7 @@ class AssistantsPlugin(Plugin):
             "sqlite": f"sqlite ({sqlite_path(self.host.script_root)})",
             "memory": "memory (kept while this process runs, across reloads; gone on restart)",
         }.get(self.store_kind, store.describe())
-        if self.host.provided("store") is not None:
+        if self.host.provided(STORE) is not None:
             where = store.describe()
         model = chat.describe().removeprefix("chat model: ")
         return [f"Assistant store: {where}", f"Chat model: {model}"]
-
-    async def close(self) -> None:
-        for key in [k for k in _shared if k[1].startswith(f"{self.host.script_root}|")]:
-            await _shared.pop(key).close()
-
-
-def plugin(host: HostApi) -> Plugin:
-    """Entry point ``funchost.bindings: assistants``."""
-    return AssistantsPlugin(host)

@@ -8,54 +8,90 @@ from typing import Any, ClassVar
 import azure.functions as func
 from aiohttp import web
 
-from funchost.expressions import http_binding_data
-from funchost.invocation import InvocationError
-from funchost.registry import (
+from funchost.plugin import (
     BindingError,
-    BindingOptions,
+    BindingSpec,
     CallContext,
+    FunctionSpec,
     HostApi,
+    InvocationError,
     OutputBinding,
     Trigger,
     TriggerData,
 )
-from funchost.spec import BindingSpec, FunctionSpec
-from funchost.web.routing import RouteError, RouteTemplate
-from funchost_http.convert import request_headers, to_http_request, to_response
+from funchost_http.convert import (
+    annotation_error,
+    check_output,
+    output_converter,
+    request_headers,
+    to_http_request,
+    to_response,
+)
+from funchost_http.data import http_binding_data
 from funchost_http.options import HttpOutputOptions, HttpTriggerOptions
+from funchost_http.routing import RouteError, Router, RouteTemplate, RouteValues
 
 
-class HttpTrigger(Trigger):
+class HttpTrigger(Trigger[HttpTriggerOptions]):
     type = "httpTrigger"
     options = HttpTriggerOptions
 
     def __init__(self, host: HostApi) -> None:
         self.host = host
+        self.router: Router[Any] = Router(prefix=host.route_prefix)
 
-    def check(self, function: FunctionSpec, binding: BindingSpec, options: BindingOptions) -> None:
-        assert isinstance(options, HttpTriggerOptions)
+    def check(self, function: FunctionSpec, binding: BindingSpec, options: HttpTriggerOptions) -> None:
         try:
-            RouteTemplate.parse(options.route if options.route is not None else function.name)
+            RouteTemplate.parse(_route(function, options))
         except RouteError as exc:
             raise BindingError(str(exc)) from None
 
-    def admin_input(self, function: FunctionSpec, options: BindingOptions, text: str) -> TriggerData:
+    def admin_input(self, function: FunctionSpec, options: HttpTriggerOptions, value: Any) -> TriggerData:
+        if isinstance(value, func.HttpRequest):  # a test's host.invoke(name, func.HttpRequest(...))
+            body = value.get_body()
+            headers = {k.lower(): v for k, v in value.headers.items()}
+            data = http_binding_data(
+                body=body,
+                content_length=len(body),
+                query=list(value.params.items()),
+                route=dict(value.route_params),
+                headers=headers,
+                request=value,
+            )
+            return TriggerData(value, data)
         raise BindingError(
             "An HttpRequest is required: HTTP functions cannot be run through the admin API. "
-            "Call the function's URL instead (see the Functions: list)."
+            "Call the function's URL instead (see the Functions: list), or pass a func.HttpRequest."
         )
+
+    def summary(self, function: FunctionSpec, options: HttpTriggerOptions, base_url: str) -> str:
+        methods = "[" + ",".join(options.methods) + "]" if options.methods else ""
+        return f"{methods} {self.invoke_url(function, options, base_url)}"
+
+    def invoke_url(self, function: FunctionSpec, options: HttpTriggerOptions, base_url: str) -> str:
+        prefix = f"{self.host.route_prefix}/" if self.host.route_prefix else ""
+        return f"{base_url}/{prefix}{_route(function, options)}"
 
     async def start(self, functions: Sequence[FunctionSpec]) -> None:
         for fn in functions:
-            options = fn_options(fn, self.host)
-            route = options.route if options.route is not None else fn.name
-            self.host.routes.add(route, options.methods, self._handler(fn, options))
+            options = self.host.binding_options(fn, fn.trigger.name)
+            assert isinstance(options, HttpTriggerOptions)
+            self.router.add(_route(fn, options), options.methods, self._handler(fn, options))
+        self.host.serve_http(self._dispatch)
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse | None:
+        match = self.router.match(request.method, request.rel_url.raw_path)
+        if match is None:
+            return None
+        handler, values = match
+        response: web.StreamResponse = await handler(request, values)
+        return response
 
     def _handler(self, fn: FunctionSpec, options: HttpTriggerOptions) -> Any:
         host = self.host
         output = next((b.name for b in fn.outputs if b.kind == "http"), None)
 
-        async def handle(request: web.Request, route: dict[str, str | None]) -> web.StreamResponse:
+        async def handle(request: web.Request, route: RouteValues) -> web.StreamResponse:
             if not host.authorize(request, options.auth_level):
                 return web.Response(status=401)
             body = await request.read()
@@ -89,25 +125,26 @@ class HttpTrigger(Trigger):
         return handle
 
 
-def fn_options(fn: FunctionSpec, host: HostApi) -> HttpTriggerOptions:
-    options = host.binding_options(fn, fn.trigger.name)
-    assert isinstance(options, HttpTriggerOptions)
-    return options
+def _route(fn: FunctionSpec, options: HttpTriggerOptions) -> str:
+    return options.route if options.route is not None else fn.name
 
 
-class HttpOutput(OutputBinding):
+class HttpOutput(OutputBinding[HttpOutputOptions]):
     type = "http"
     options = HttpOutputOptions
     fan_out: ClassVar[bool] = False
     none_is_error: ClassVar[bool] = True
 
-    def parse(self, item: Any, options: BindingOptions, call: CallContext) -> Any:
-        if not isinstance(item, func.HttpResponse | str | bytes | bytearray):
-            raise BindingError(
-                'unable to encode outgoing TypedData: unsupported type "http" for Python type '
-                f'"{type(item).__name__}". Return a func.HttpResponse or a str.'
-            )
+    def check(self, function: FunctionSpec, binding: BindingSpec, options: HttpOutputOptions) -> None:
+        error = annotation_error(function.func, binding.name, binding.data_type)
+        if error:
+            raise BindingError(f"cannot load the {function.name} function: {error}")
+
+    def parse(self, item: Any, options: HttpOutputOptions, call: CallContext) -> Any:
+        """Refuse what the worker cannot encode, with its TypeError (the invocation fails as on Azure)."""
+        name = next((b.name for b in call.function.outputs if b.kind == "http"), "$return")
+        check_output(item, output_converter(call.function.func, name))
         return item
 
-    async def write(self, items: Sequence[Any], options: BindingOptions, call: CallContext) -> None:
+    async def write(self, items: Sequence[Any], options: HttpOutputOptions, call: CallContext) -> None:
         """The host hands the value back to the trigger, which answers the request with it."""

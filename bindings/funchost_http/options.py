@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import field_validator
 
-from funchost.registry import BindingOptions
+from funchost.plugin import BindingOptions
 
 AuthLevel = Literal["anonymous", "function", "admin", "system"]
 

@@ -15,9 +15,10 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from typing import Generic, TypeVar
 from urllib.parse import unquote
+
+from funchost.dotnet import INT32, INT64, try_bool, try_decimal, try_float, try_int, utf16_len
 
 __all__ = ["Route", "RouteError", "RouteParameter", "RouteTemplate", "RouteValues", "Router"]
 
@@ -36,13 +37,6 @@ class _Bad(Exception):
 
 # --- constraints
 
-_WS = "[\\t-\\r ]*"  # .NET NumberStyles AllowLeading/TrailingWhite: U+0009..U+000D and space
-_LONG_RE = re.compile(_WS + r"[+-]?[0-9]+" + _WS)
-_NUM = r"(?:[0-9][0-9,]*(?:\.[0-9]*)?|\.[0-9]+)"
-_DECIMAL_RE = re.compile(_WS + r"([+-]?)(" + _NUM + r")([+-]?)" + _WS)
-_FLOAT_RE = re.compile(
-    _WS + r"[+-]?(?:" + _NUM + r"(?:[eE][+-]?[0-9]+)?|infinity|nan)" + _WS, re.IGNORECASE | re.ASCII
-)
 _HEX_D = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 _GUID_RE = re.compile(
     r"\s*(?:[0-9a-f]{32}|" + _HEX_D + r"|\{" + _HEX_D + r"\}|\(" + _HEX_D + r"\)"
@@ -68,37 +62,10 @@ _DATETIME_FORMATS = (
     "%H:%M",
     "%H:%M:%S",
 )
-_INT32 = (-(2**31), 2**31 - 1)
-_INT64 = (-(2**63), 2**63 - 1)
-_DECIMAL_MAX = Decimal(79228162514264337593543950335)
 _KNOWN = (
     "int, long, bool, guid, alpha, datetime, decimal, double, float, min(n), max(n), range(a,b), length(n), "
     "length(a,b), minlength(n), maxlength(n), regex(pattern), required"
 )
-
-
-def _as_integer(value: str, bounds: tuple[int, int]) -> int | None:
-    """The value as a .NET integer within bounds, or None."""
-    if _LONG_RE.fullmatch(value) is None:
-        return None
-    number = int(value)
-    return number if bounds[0] <= number <= bounds[1] else None
-
-
-def _is_bool(value: str) -> bool:
-    """Whether .NET bool.TryParse accepts the value."""
-    return value.strip().strip("\0").strip().lower() in ("true", "false")
-
-
-def _is_decimal(value: str) -> bool:
-    """Whether .NET decimal.TryParse (NumberStyles.Number, invariant) accepts the value."""
-    m = _DECIMAL_RE.fullmatch(value)
-    if m is None or (m.group(1) and m.group(3)):
-        return False
-    try:
-        return abs(Decimal(m.group(2).replace(",", "") or "0")) <= _DECIMAL_MAX
-    except InvalidOperation:
-        return False
 
 
 def _is_datetime(value: str) -> bool:
@@ -119,23 +86,16 @@ def _is_datetime(value: str) -> bool:
     return False
 
 
-def _utf16_len(value: str) -> int:
-    """The length .NET reports for the string (UTF-16 code units)."""
-    if value.isascii():
-        return len(value)
-    return len(value) + sum(1 for ch in value if ord(ch) > 0xFFFF)
-
-
 _SIMPLE_CHECKS: dict[str, _Check] = {
-    "int": lambda v: _as_integer(v, _INT32) is not None,
-    "long": lambda v: _as_integer(v, _INT64) is not None,
-    "bool": _is_bool,
+    "int": lambda v: try_int(v, INT32) is not None,
+    "long": lambda v: try_int(v, INT64) is not None,
+    "bool": lambda v: try_bool(v) is not None,
     "guid": lambda v: _GUID_RE.fullmatch(v) is not None,
     "alpha": lambda v: _ALPHA_RE.fullmatch(v) is not None,
     "datetime": _is_datetime,
-    "decimal": _is_decimal,
-    "double": lambda v: _FLOAT_RE.fullmatch(v) is not None,
-    "float": lambda v: _FLOAT_RE.fullmatch(v) is not None,
+    "decimal": lambda v: try_decimal(v) is not None,
+    "double": lambda v: try_float(v) is not None,
+    "float": lambda v: try_float(v) is not None,
     "required": lambda v: v != "",
 }
 # name -> (fewest args, most args, example)
@@ -161,7 +121,7 @@ def _int_args(name: str, args: str | None, param: str) -> list[int]:
         )
     numbers: list[int] = []
     for arg in raw:
-        if re.fullmatch(r"[+-]?[0-9]+", arg) is None or not _INT64[0] <= int(arg) <= _INT64[1]:
+        if re.fullmatch(r"[+-]?[0-9]+", arg) is None or not INT64[0] <= int(arg) <= INT64[1]:
             raise _Bad(
                 f"argument '{arg}' of constraint '{name}({args})' on parameter '{param}' "
                 f"is not a 64-bit integer; "
@@ -183,16 +143,16 @@ def _numeric_check(name: str, numbers: list[int]) -> _Check:
     a = numbers[0]
     b = numbers[-1]
     if name == "min":
-        return lambda v: (n := _as_integer(v, _INT64)) is not None and n >= a
+        return lambda v: (n := try_int(v, INT64)) is not None and n >= a
     if name == "max":
-        return lambda v: (n := _as_integer(v, _INT64)) is not None and n <= a
+        return lambda v: (n := try_int(v, INT64)) is not None and n <= a
     if name == "range":
-        return lambda v: (n := _as_integer(v, _INT64)) is not None and a <= n <= b
+        return lambda v: (n := try_int(v, INT64)) is not None and a <= n <= b
     if name == "minlength":
-        return lambda v: _utf16_len(v) >= a
+        return lambda v: utf16_len(v) >= a
     if name == "maxlength":
-        return lambda v: _utf16_len(v) <= a
-    return lambda v: a <= _utf16_len(v) <= b
+        return lambda v: utf16_len(v) <= a
+    return lambda v: a <= utf16_len(v) <= b
 
 
 def _python_regex(pattern: str) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -27,9 +26,6 @@ HOMEPAGE = """<!DOCTYPE html>
 </body></html>
 """
 
-RouteHandler = Callable[[web.Request, dict[str, str | None]], Awaitable[web.StreamResponse]]
-SERVER_KEY: web.AppKey[Server] = web.AppKey("funchost_server", object)  # type: ignore[arg-type]
-
 
 @dataclass(frozen=True)
 class Cors:
@@ -49,7 +45,6 @@ class Server:
         self.cors = cors
         self.keys = keys
         self.app = web.Application(client_max_size=max_body)
-        self.app[SERVER_KEY] = self
         self.app.router.add_route("*", "/{tail:.*}", self._handle)
 
     def swap(self, host: Host) -> Host:
@@ -109,12 +104,13 @@ class Server:
             if self.keys is not None and not anonymous and not self.keys.is_admin(request):
                 return web.Response(status=401)
             return await self._admin(request, host, lowered)
-        match = host.routes.match(request.method, request.rel_url.raw_path)
-        if match is not None:
-            handler, values = match
+        if host.http_handlers:
             host.active_requests += 1  # counted before the first await: a reload drains exactly these
             try:
-                return await handler(request, values)  # type: ignore[no-any-return]
+                for handler in host.http_handlers:
+                    response = await handler(request)
+                    if response is not None:
+                        return response
             finally:
                 host.active_requests -= 1
         if path == "/" and request.method in ("GET", "HEAD"):
@@ -128,6 +124,9 @@ class Server:
     async def _admin(self, request: web.Request, host: Host, path: str) -> web.StreamResponse:
         parts = path.strip("/").split("/")
         method = request.method
+        extra = host.admin_handlers.get((method, path.rstrip("/")))
+        if extra is not None:
+            return await extra(request)
         if parts[1:] == ["host", "status"] and method == "GET":
             return _json(self._status(host))
         if parts[1:] == ["host", "ping"] and method in ("GET", "POST"):
@@ -199,10 +198,9 @@ class Server:
             "isDirect": False,
             "isProxy": False,
         }
-        if spec.is_http:
-            route = spec.trigger.get("route") or spec.name
-            prefix = f"{host.route_prefix}/" if host.route_prefix else ""
-            data["invoke_url_template"] = f"{base}/{prefix}{route}"
+        url = host.invoke_url(bound, base)
+        if url is not None:
+            data["invoke_url_template"] = url
         return data
 
 

@@ -1,0 +1,227 @@
+"""THE public API for plugin authors: everything a binding plugin imports from funchost comes from here.
+
+A plugin is two things:
+
+* a light **manifest**, a :class:`PluginInfo` published under the entry-point group ``funchost.plugins``. The CLI
+  and the test harness read it without importing the plugin: its start flags, its commands, its test options;
+* a **factory** named by the manifest (``"package.module:Class"``), called with the :class:`HostApi` of each
+  loaded app version. It returns a :class:`Plugin`: bindings (:class:`Trigger`, :class:`InputBinding`,
+  :class:`OutputBinding`, each generic over its :class:`BindingOptions` model) that share state.
+
+The manifest classes live in this module and import nothing heavy, so a manifest module stays cheap to import;
+the binding classes are imported on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from funchost.expressions import BindingData as BindingData
+    from funchost.expressions import CaseSensitive as CaseSensitive
+    from funchost.expressions import add_system_data as add_system_data
+    from funchost.expressions import json_binding_data as json_binding_data
+    from funchost.invocation import InvocationError as InvocationError
+    from funchost.registry import Binding as Binding
+    from funchost.registry import BindingError as BindingError
+    from funchost.registry import BindingOptions as BindingOptions
+    from funchost.registry import BindingUnavailable as BindingUnavailable
+    from funchost.registry import CallContext as CallContext
+    from funchost.registry import HostApi as HostApi
+    from funchost.registry import InputBinding as InputBinding
+    from funchost.registry import InvocationResult as InvocationResult
+    from funchost.registry import OutputBinding as OutputBinding
+    from funchost.registry import Plugin as Plugin
+    from funchost.registry import Trigger as Trigger
+    from funchost.registry import TriggerData as TriggerData
+    from funchost.settings import AppConfig as AppSettings
+    from funchost.spec import BindingSpec as BindingSpec
+    from funchost.spec import FunctionSpec as FunctionSpec
+    from funchost.testing import TestSetup as TestSetup
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "AppSettings",
+    "Binding",
+    "BindingData",
+    "BindingError",
+    "BindingOptions",
+    "BindingSpec",
+    "BindingUnavailable",
+    "CallContext",
+    "CaseSensitive",
+    "Command",
+    "FunctionSpec",
+    "HostApi",
+    "InputBinding",
+    "InvocationError",
+    "InvocationResult",
+    "OutputBinding",
+    "Plugin",
+    "PluginInfo",
+    "ServiceKey",
+    "StartFlag",
+    "TestSetup",
+    "Trigger",
+    "TriggerData",
+    "add_app_argument",
+    "add_system_data",
+    "json_binding_data",
+    "read_app_settings",
+]
+
+ENTRY_POINT_GROUP = "funchost.plugins"
+"""Entry points whose objects are :class:`PluginInfo` manifests."""
+
+T = TypeVar("T")
+
+_LAZY = {
+    "InvocationError": "funchost.invocation",
+    **dict.fromkeys(
+        ("BindingData", "CaseSensitive", "add_system_data", "json_binding_data"), "funchost.expressions"
+    ),
+    "AppSettings": "funchost.settings:AppConfig",
+    "BindingSpec": "funchost.spec",
+    "FunctionSpec": "funchost.spec",
+    "TestSetup": "funchost.testing",
+    **dict.fromkeys(
+        (
+            "Binding",
+            "BindingError",
+            "BindingOptions",
+            "BindingUnavailable",
+            "CallContext",
+            "HostApi",
+            "InputBinding",
+            "InvocationResult",
+            "OutputBinding",
+            "Plugin",
+            "Trigger",
+            "TriggerData",
+        ),
+        "funchost.registry",
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'funchost.plugin' has no attribute {name!r}")
+    module, _, attr = target.partition(":")
+    value = getattr(importlib.import_module(module), attr or name)
+    globals()[name] = value
+    return value
+
+
+def load_object(ref: str) -> Any:
+    """The object a ``"package.module:attr"`` reference names."""
+    module, sep, attr = ref.partition(":")
+    if not sep or not module or not attr:
+        raise ValueError(f"'{ref}' is not a 'package.module:attr' reference")
+    obj: Any = importlib.import_module(module)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+class ServiceKey(Generic[T]):
+    """A typed name for an object a plugin offers (in the spirit of aiohttp's ``AppKey``).
+
+    ``plugin.provide(STORE, store)`` offers it; ``test_host[STORE]`` reads it back typed; a test harness supplies
+    a stand-in that ``host.provided(STORE)`` returns.
+    """
+
+    __slots__ = ("name", "type")
+
+    def __init__(self, name: str, type: type[T] | None = None) -> None:
+        self.name = name
+        self.type = type
+
+    def __repr__(self) -> str:
+        return f"ServiceKey({self.name!r})"
+
+
+@dataclass(frozen=True)
+class StartFlag:
+    """An option of ``funchost start`` that sets an app setting (the setting also works on its own)."""
+
+    flag: str
+    """``--store``"""
+    setting: str
+    """``FUNCHOST_STORE``: what the flag sets (it wins over local.settings.json and the environment)."""
+    help: str
+    choices: tuple[str, ...] = ()
+    metavar: str | None = None
+    path: bool = False
+    """The value is a file path: made absolute against the current folder before the host moves to the app."""
+
+
+@dataclass(frozen=True)
+class Command:
+    """A ``funchost NAME ...`` sub-command; ``main(argv) -> exit code`` parses the arguments after NAME."""
+
+    name: str
+    help: str
+    main: str
+    """``"package.module:function"``, imported only when the command runs."""
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """A plugin's manifest: cheap to import, read by the CLI and the test harness."""
+
+    name: str
+    factory: str
+    """``"package.module:callable"`` taking a :class:`HostApi` and returning a :class:`Plugin`."""
+    flags: tuple[StartFlag, ...] = ()
+    commands: tuple[Command, ...] = ()
+    testing: str | None = None
+    """``"package.module:callable"`` ``(setup: TestSetup, options: dict) -> None``: turns the keyword arguments
+    of ``funchost(app, ...)`` named in :attr:`test_options` into settings and provided services."""
+    test_options: tuple[str, ...] = ()
+
+    def check(self) -> None:
+        """Raise ValueError naming what is wrong with the manifest itself."""
+        if not self.name or not self.name.replace("_", "").replace("-", "").isalnum():
+            raise ValueError(f"plugin name {self.name!r} must be a non-empty word (letters, digits, - and _)")
+        for ref in (
+            self.factory,
+            *(c.main for c in self.commands),
+            *([self.testing] if self.testing else []),
+        ):
+            if ref.count(":") != 1 or ref.startswith(":") or ref.endswith(":"):
+                raise ValueError(f"'{ref}' is not a 'package.module:attr' reference")
+        for flag in self.flags:
+            if not flag.flag.startswith("--"):
+                raise ValueError(f"start flag {flag.flag!r} must start with '--'")
+
+
+def add_app_argument(parser: Any) -> None:
+    """Add funchost's ``--script-root`` (alias ``--prefix``) to a command's argparse parser."""
+    parser.add_argument(
+        "--script-root",
+        "--prefix",
+        dest="script_root",
+        default=".",
+        help="the function app folder (default: the current folder)",
+    )
+
+
+def read_app_settings(script_root: Path | str) -> AppSettings:
+    """The app's settings as ``funchost start`` reads them (host.json, local.settings.json, environment).
+
+    Raises ``funchost.settings.ConfigError`` (its message names the file and the fix)."""
+    import os
+
+    from funchost.settings import load_settings
+
+    return load_settings(Path(script_root), dict(os.environ))
+
+
+PluginFactory = Callable[["HostApi"], "Plugin"]
+Manifests = Sequence[PluginInfo]
