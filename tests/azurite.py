@@ -151,7 +151,9 @@ def azurite_or_skip() -> Azurite:
     """Start Azurite, installing it from npm when missing; without npm, skip (locally) or fail (when $CI is set)."""
     executable = find_azurite() or install_azurite()
     if executable is None:
-        message = "azurite-table is not installed and npm is not available to install it (npm install azurite)"
+        message = (
+            "azurite-table is not installed and npm is not available to install it (npm install azurite)"
+        )
         if os.environ.get("CI"):
             pytest.fail(message + "; CI must run the Azure Tables tests", pytrace=False)
         pytest.skip(message)
@@ -162,6 +164,110 @@ def azurite_or_skip() -> Azurite:
 def azurite() -> Iterator[Azurite]:
     """A real Azurite table service for the whole test session."""
     server = azurite_or_skip()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+# -- blob and queue services (funchost_storage) -------------------------------------------------------------------
+
+
+@dataclass
+class AzuriteStorage:
+    """A running Azurite blob and queue service (two processes, one free loopback port each)."""
+
+    blob: Azurite
+    queue: Azurite
+
+    def connection_string(self) -> str:
+        """A connection string for ``devstoreaccount1`` pointing at these two ports."""
+        return (
+            f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={WELL_KNOWN_KEY};"
+            f"BlobEndpoint=http://127.0.0.1:{self.blob.port}/devstoreaccount1;"
+            f"QueueEndpoint=http://127.0.0.1:{self.queue.port}/devstoreaccount1;"
+        )
+
+    def stop(self) -> None:
+        self.blob.stop()
+        self.queue.stop()
+
+
+def _start_service(executable: str, service: str, timeout: float) -> Azurite:
+    last = ""
+    for _ in range(3):  # the free port can be taken between probe and bind
+        port = free_port()
+        workdir = Path(tempfile.mkdtemp(prefix=f"funchost-azurite-{service}-"))
+        log = workdir / "azurite.log"
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [
+                    executable,
+                    f"--{service}Host",
+                    "127.0.0.1",
+                    f"--{service}Port",
+                    str(port),
+                    "--inMemoryPersistence",
+                    "--disableTelemetry",
+                    "--skipApiVersionCheck",
+                    "--loose",
+                    "--silent",
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=workdir,
+            )
+        server = Azurite(port, process, workdir, log)
+        if _wait_listening(port, process, timeout):
+            return server
+        last = log.read_text(errors="replace")[-2000:]
+        server.stop()
+    raise RuntimeError(f"Azurite {service} did not start listening on 127.0.0.1; its output:\n{last}")
+
+
+def find_azurite_service(service: str) -> str | None:
+    """Path of ``azurite-blob`` or ``azurite-queue`` (PATH, ./node_modules, /tmp/azurite)."""
+    name = f"azurite-{service}"
+    for candidate in (
+        os.environ.get(f"AZURITE_{service.upper()}", ""),
+        name,
+        str(Path(__file__).resolve().parents[1] / "node_modules" / ".bin" / name),
+        f"/tmp/azurite/node_modules/.bin/{name}",
+    ):
+        found = shutil.which(candidate) if candidate else None
+        if found:
+            return found
+    return None
+
+
+def start_azurite_storage(*, timeout: float = 30.0) -> AzuriteStorage:
+    """Start Azurite blob and queue services (in-memory) on free loopback ports; RuntimeError on failure."""
+    blob_exe, queue_exe = find_azurite_service("blob"), find_azurite_service("queue")
+    if blob_exe is None or queue_exe is None:
+        raise RuntimeError("azurite-blob/azurite-queue not found: npm install azurite")
+    blob = _start_service(blob_exe, "blob", timeout)
+    try:
+        queue = _start_service(queue_exe, "queue", timeout)
+    except BaseException:
+        blob.stop()
+        raise
+    return AzuriteStorage(blob, queue)
+
+
+def azurite_storage_or_skip() -> AzuriteStorage:
+    """Start Azurite blob+queue, installing it from npm when missing; skip locally (fail on CI) without npm."""
+    if find_azurite_service("blob") is None and install_azurite() is None:
+        message = "azurite-blob is not installed and npm is not available to install it (npm install azurite)"
+        if os.environ.get("CI"):
+            pytest.fail(message + "; CI must run the Azure Storage tests", pytrace=False)
+        pytest.skip(message)
+    return start_azurite_storage()
+
+
+@pytest.fixture(scope="session")
+def azurite_storage() -> Iterator[AzuriteStorage]:
+    """Real Azurite blob and queue services for the whole test session."""
+    server = azurite_storage_or_skip()
     try:
         yield server
     finally:
