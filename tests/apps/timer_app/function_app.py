@@ -48,3 +48,8 @@ def hourly(timer: func.TimerRequest) -> None:
 @app.warm_up_trigger("context")
 def warmup(context) -> None:
     logging.info("Function App instance is warm")
+
+
+@app.timer_trigger(schedule="0 0 0 1 1 *", arg_name="timer", run_on_startup=True)
+def startup_once(timer: func.TimerRequest) -> None:
+    record("startup_once", timer, time.time())
