@@ -277,7 +277,7 @@ def _failing_function(error: BaseException) -> Callable[..., Any]:
     """What the host calls for a v1 function the worker could not load: it raises the load error."""
     traceback_at_load = error.__traceback__
 
-    def failed_to_load(**_bindings: Any) -> Any:
+    def failed_to_load(**_bindings):  # type: ignore[no-untyped-def]  # no annotations: nothing to check
         raise error.with_traceback(traceback_at_load)
 
     failed_to_load.__funchost_load_error__ = error  # type: ignore[attr-defined]

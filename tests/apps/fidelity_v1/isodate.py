@@ -1,0 +1,3 @@
+"""An app module named like an installed package: the worker's sys.path order lets the package win."""
+
+SHADOW = True
