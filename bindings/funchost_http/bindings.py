@@ -142,8 +142,9 @@ class HttpOutput(OutputBinding[HttpOutputOptions]):
 
     def parse(self, item: Any, options: HttpOutputOptions, call: CallContext) -> Any:
         """Refuse what the worker cannot encode, with its TypeError (the invocation fails as on Azure)."""
-        name = next((b.name for b in call.function.outputs if b.kind == "http"), "$return")
-        check_output(item, output_converter(call.function.func, name))
+        names = [b.name for b in call.function.outputs if b.kind == "http"] or ["$return"]
+        converters = [output_converter(call.function.func, name) for name in names]
+        check_output(item, "generic" if "generic" in converters and not isinstance(item, str) else converters[0])
         return item
 
     async def write(self, items: Sequence[Any], options: HttpOutputOptions, call: CallContext) -> None:
