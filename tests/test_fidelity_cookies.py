@@ -119,3 +119,26 @@ async def test_unparsable_expires_fails_the_invocation(funchost: Any) -> None:
         "Exception: TypeError: Cannot parse value Dummy of 'cookie.maxAge' to float." in line
         for line in host.logs
     )
+
+
+@pytest.mark.slow
+def test_cli_cookies_and_console_categories() -> None:
+    """Through the real CLI: cookies as the host writes them, and what the console shows of each logger."""
+    from pathlib import Path
+
+    from tests.cli import running
+
+    with running(Path(APP)) as host:
+        status, headers, _ = host.request("GET", "/api/set_cookie_resp_header_default_values")
+        assert (status, headers.get("Set-Cookie")) == (200, "foo=bar; domain=; path=")
+        status, _, body = host.request("GET", "/api/response_cookie_header_nullable_timestamp_err")
+        assert (status, body) == (500, b"")
+        host.request("GET", "/api/debug_logging")
+        host.request("GET", "/api/system_logging")
+        out = host.wait_for_output("parallelly_log_custom at custom_logger")
+        assert "Can not parse value Dummy of expires in the cookie due to invalid format." in out
+        assert (
+            "logging info" in out and "logging debug" not in out
+        )  # host.json says Trace; the worker says INFO
+        assert "parallelly_log_system at disguised_logger" not in out and "sdk warning line" not in out
+        assert '[httpx] HTTP Request: POST http://127.0.0.1/v1 "HTTP/1.1 500"' in out
