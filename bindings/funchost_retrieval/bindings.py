@@ -145,6 +145,17 @@ class EmbeddingsStore(_Bound, OutputBinding[EmbeddingsStoreOptions]):
     def check(self, function: FunctionSpec, binding: Spec, options: EmbeddingsStoreOptions) -> None:
         _check_input(options)
         _check_common(self.plugin, function, binding, options)
+        for prop in ("store_connection_name", "collection"):
+            value = getattr(options, prop)
+            if "{" in value or "%" in value:
+                self.plugin.host.log.warning(
+                    "Function '%s', binding '%s': the extension does not resolve expressions in embeddingsStore's "
+                    "'%s'; '%s' is used literally (as on Azure).",
+                    function.name,
+                    binding.name,
+                    "storeConnectionName" if prop == "store_connection_name" else "collection",
+                    value,
+                )
 
     def parse(self, item: Any, options: EmbeddingsStoreOptions, call: CallContext) -> str:
         """The document's title from what the function set: ``{"title": "..."}`` (case-sensitive key)."""
