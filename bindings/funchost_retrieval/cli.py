@@ -57,9 +57,9 @@ def _act(args: argparse.Namespace, store: LocalVectorStore) -> int:
         infos = store.collections()
         if not infos:
             print(f"No collections in {store.root}.")
-        for info in infos:
+        for each in infos:
             print(
-                f"{info.name}\tdocuments={len(info.titles)}\tchunks={info.chunks}\tdimensions={info.dimensions}"
+                f"{each.name}\tdocuments={len(each.titles)}\tchunks={each.chunks}\tdimensions={each.dimensions}"
             )
         return 0
     info = store.collection(args.collection)
