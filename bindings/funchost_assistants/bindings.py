@@ -29,7 +29,7 @@ from funchost_assistants.options import (
     TextCompletionOptions,
 )
 from funchost_assistants.service import ChatOptions, Skill
-from funchost_assistants.stores.base import Collection, StoreError, StoreUnavailable
+from funchost_assistants.stores.base import Collection, Conflict, StoreError, StoreUnavailable
 
 if TYPE_CHECKING:
     from funchost_assistants.plugin import AssistantsPlugin
@@ -66,7 +66,15 @@ def service_errors() -> Iterator[None]:
     except GUARDED as exc:
         if isinstance(exc, StoreUnavailable):
             raise BindingUnavailable(str(exc)) from exc
+        if isinstance(exc, Conflict):
+            raise AssistantConflict(str(exc)) from exc
         raise BindingError(str(exc)) from exc
+
+
+class AssistantConflict(BindingError):
+    """Another writer changed the assistant first (409); nothing was written, the call can be sent again."""
+
+    status = 409
 
 
 class AssistantCreate(_Bound, OutputBinding[AssistantCreateOptions]):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from funchost.plugin import add_app_argument, read_app_settings
 from funchost_assistants.models import ChatMessage, dotnet_datetime, message_entity, state_entity
-from funchost_assistants.stores import STORE_KINDS, AssistantStore, Collection, open_store
+from funchost_assistants.stores import STORE_KINDS, AssistantStore, Collection, StoreError, open_store
 
 
 def main(argv: Sequence[str]) -> int:
@@ -42,10 +42,17 @@ def main(argv: Sequence[str]) -> int:
 async def _run(args: argparse.Namespace, root: Path) -> int:
     config = read_app_settings(root)
     kind = args.store or config.setting("FUNCHOST_STORE") or "sqlite"
-    store = open_store(kind, script_root=root, settings=config.setting)
     where = Collection(args.connection, args.collection)
     try:
+        store = open_store(kind, script_root=root, settings=config.setting)
+    except StoreError as exc:
+        print(f"funchost assistants: {exc}", file=sys.stderr)
+        return 1
+    try:
         return await _act(args, store, where)
+    except StoreError as exc:  # e.g. Azurite down, a damaged SQLite file: one line, no traceback
+        print(f"funchost assistants {args.action}: {exc}", file=sys.stderr)
+        return 1
     finally:
         await store.close()
 

@@ -16,7 +16,7 @@ from funchost_assistants.bindings import (
 )
 from funchost_assistants.chat import ChatModel, ScriptedChatModel, UnavailableChatModel, echo, open_chat_model
 from funchost_assistants.keys import ASSISTANTS, CHAT, STORE
-from funchost_assistants.service import AssistantService, Skill
+from funchost_assistants.service import AssistantService, Coordination, Skill
 from funchost_assistants.stores import AssistantStore, open_store, sqlite_path
 
 __all__ = ["AssistantsPlugin"]
@@ -62,7 +62,13 @@ class AssistantsPlugin(Plugin):
         except Exception as exc:  # creates and queries still work; posts say why the model is missing
             self.host.log.error("Assistant bindings: the chat model could not be set up: %s", exc)
             chat = UnavailableChatModel(str(exc))
-        self._service = AssistantService(store, chat, self.host.log)
+        # Locks, clock and warn-once flags outlive this host version: a reload's old and new versions share them.
+        coordination = (
+            None  # a test harness's store: the coordination follows that store object
+            if self.host.provided(STORE) is not None
+            else self.host.keep(f"assistants.coordination|{self.store_kind}", Coordination)
+        )
+        self._service = AssistantService(store, chat, self.host.log, coordination)
         self.provide(STORE, store)
         self.provide(CHAT, chat)
         self.provide(ASSISTANTS, self._service)
@@ -85,7 +91,7 @@ class AssistantsPlugin(Plugin):
     def _open_chat(self) -> ChatModel:
         mode = (self.host.setting("FUNCHOST_CHAT") or "").strip().lower()
         if mode == "echo":  # an offline smoke test: the "model" repeats the user's message
-            return ScriptedChatModel(default=echo)
+            return ScriptedChatModel(default=echo, keep=0)  # nobody reads its requests: keep none
         if mode == "scripted":
             return ScriptedChatModel()
         if mode not in ("", "openai"):

@@ -12,7 +12,7 @@ from typing import Any
 from funchost_assistants.chat.base import ChatError, ChatReply, ChatRequest
 from funchost_assistants.models import ToolCall
 
-__all__ = ["ScriptedChatModel", "echo"]
+__all__ = ["KEEP_REQUESTS", "ScriptedChatModel", "echo"]
 
 Arguments = Mapping[str, Any] | str
 """Tool-call arguments: a mapping (sent as JSON) or the raw JSON text."""
@@ -37,17 +37,25 @@ def _summary(request: ChatRequest) -> str:
     return f"model '{request.model}', last message {last.get('role', '-')}: {text!r}"
 
 
+KEEP_REQUESTS = 200
+"""How many recent requests a scripted model records by default (a long-running host must not grow)."""
+
+
 class ScriptedChatModel:
-    """Answers each request with the next queued reply and records every request it was sent."""
+    """Answers each request with the next queued reply and records the most recent requests it was sent."""
 
     name = "scripted"
 
-    def __init__(self, *, default: Default | None = None) -> None:
+    def __init__(self, *, default: Default | None = None, keep: int = KEEP_REQUESTS) -> None:
         self._default = default
         self._queue: deque[ChatReply | ChatError] = deque()
         self._next_id = 0
+        self._keep = max(0, keep)
         self.requests: list[ChatRequest] = []
-        """Every request sent, in order, as it was at the time of the call."""
+        """The last ``keep`` requests sent (all of a typical test), oldest first, each as it was at the time
+        of the call; older ones are dropped so that a long run (``FUNCHOST_CHAT=echo``) stays bounded."""
+        self.request_count = 0
+        """How many requests were sent in all."""
 
     @property
     def remaining(self) -> int:
@@ -96,6 +104,7 @@ class ScriptedChatModel:
         """Forget queued replies, recorded requests and the tool-call id counter."""
         self._queue.clear()
         self.requests.clear()
+        self.request_count = 0
         self._next_id = 0
 
     def _tool_call(self, spec: ToolCallSpec) -> ToolCall:
@@ -110,11 +119,15 @@ class ScriptedChatModel:
         return ToolCall(id=call_id, function_name=name, function_arguments=text)
 
     async def complete(self, request: ChatRequest) -> ChatReply:
-        self.requests.append(
-            dataclasses.replace(
-                request, messages=copy.deepcopy(request.messages), tools=copy.deepcopy(request.tools)
+        self.request_count += 1
+        if self._keep:
+            self.requests.append(
+                dataclasses.replace(
+                    request, messages=copy.deepcopy(request.messages), tools=copy.deepcopy(request.tools)
+                )
             )
-        )
+            if len(self.requests) > self._keep:
+                del self.requests[0]
         if self._queue:
             item = self._queue.popleft()
             if isinstance(item, ChatError):
@@ -124,7 +137,7 @@ class ScriptedChatModel:
             answer = self._default if isinstance(self._default, str) else self._default(request)
             return ChatReply(content=answer) if isinstance(answer, str) else answer
         raise ChatError(
-            f"The scripted model has no reply queued for request #{len(self.requests)} "
+            f"The scripted model has no reply queued for request #{self.request_count} "
             f"({_summary(request)}): queue one with chat.reply(...), chat.tool_call(...) or chat.fail(...) "
             "before the call, or create it with ScriptedChatModel(default=...)."
         )
