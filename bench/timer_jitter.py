@@ -11,7 +11,6 @@ asyncio loop that sleeps until each whole second and records the same thing. Bot
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import tempfile
@@ -21,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import median, percentile, pin, server_cpu, spawn_host, table, wait_running  # noqa: E402
+from bench.common import median, percentile, pin, server_cpu, spawn_host, table, wait_running
 
 APP = textwrap.dedent(
     """
@@ -67,7 +66,9 @@ def lateness_ms(path: Path) -> list[float]:
 
 def run_baseline(seconds: float, folder: Path) -> list[float]:
     record = folder / "baseline.txt"
-    subprocess.run([*pin(server_cpu()), sys.executable, "-c", BASELINE, str(seconds), str(record)], check=True)
+    subprocess.run(
+        [*pin(server_cpu()), sys.executable, "-c", BASELINE, str(seconds), str(record)], check=True
+    )
     return lateness_ms(record)
 
 
@@ -98,7 +99,9 @@ def main(argv: list[str] | None = None) -> int:
         host = run_funchost(seconds, folder)
     rows = []
     for name, values in (("bare asyncio sleep loop", base), ("funchost timerTrigger (sync def)", host)):
-        rows.append([name, len(values), median(values), percentile(values, 99), max(values, default=float("nan"))])
+        rows.append(
+            [name, len(values), median(values), percentile(values, 99), max(values, default=float("nan"))]
+        )
     ratio = median(host) / median(base) if base and median(base) > 0 else float("nan")
     print(
         table(
