@@ -71,7 +71,7 @@ def test_create_three_posts_with_skills_query_restart(app: Path, model: FakeOpen
         assert post(host, "assistant123", "What is on my list?") == (200, "You have 2 todos: Buy milk, Call dad.")
 
         state = history(host, "assistant123")
-        output = host.output
+        output = host.wait_for_output("Executed 'Functions.GetChatState' (Succeeded")
 
     messages = state["recentMessages"]
     assert isinstance(messages, list)
@@ -115,7 +115,7 @@ def test_create_three_posts_with_skills_query_restart(app: Path, model: FakeOpen
 def test_post_to_unknown_assistant_does_not_call_the_model(app: Path, model: FakeOpenAIServer) -> None:
     with running(app, env=env_for(model)) as host:
         status, text = post(host, "nobody", "hello?")
-        output = host.output
+        output = host.wait_for_output("Executed 'Functions.PostUserQuery' (Succeeded")
     assert (status, text) == (404, "No assistant 'nobody'. Create it with PUT first.")
     assert model.requests == []
     assert "Executed 'Functions.PostUserQuery' (Succeeded" in output
@@ -127,7 +127,7 @@ def test_model_failure_fails_the_post_and_persists_nothing(app: Path, model: Fak
         assert host.request("PUT", "/api/assistants/a1")[0] == 202
         status, text = post(host, "a1", "hello")
         state = history(host, "a1")
-        output = host.output
+        output = host.wait_for_output("Executed 'Functions.PostUserQuery' (Failed")
     assert (status, text) == (500, "")
     assert "Executed 'Functions.PostUserQuery' (Failed" in output
     assert "gpt-4o-mini" in output and "test-key" not in output
@@ -138,7 +138,7 @@ def test_no_model_configured_names_the_settings(app: Path) -> None:
     with running(app, env={"AZURE_OPENAI_ENDPOINT": "", "AZURE_OPENAI_KEY": ""}) as host:
         assert host.request("PUT", "/api/assistants/a1")[0] == 202
         status, _ = post(host, "a1", "hello")
-        output = host.output
+        output = host.wait_for_output("OPENAI_API_KEY")
     assert status == 500
     assert "AZURE_OPENAI_ENDPOINT" in output and "OPENAI_API_KEY" in output
 
@@ -170,6 +170,6 @@ def test_offline_smoke_test_with_the_echo_model(app: Path) -> None:
         assert host.request("PUT", "/api/assistants/demo")[0] == 202
         assert post(host, "demo", "Hello offline world") == (200, "Hello offline world")
         state = history(host, "demo")
-        output = host.output
+        output = host.wait_for_output("Executed 'Functions.GetChatState'")
     assert [m["role"] for m in state["recentMessages"]] == ["System", "User", "Assistant"]
     assert "Chat model: scripted" in output

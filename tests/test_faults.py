@@ -130,12 +130,10 @@ def test_tables_outage_is_503_naming_endpoint_and_setting_then_recovers(tmp_path
             ]:
                 status, _, body = host.request(method, path)
                 assert (status, body) == (503, b""), (method, path)
-            out = host.output
-            assert (
+            host.wait_for_output(
                 f"cannot reach the table endpoint {azurite.endpoint} (connection setting 'AzureWebJobsStorage'"
-                in out
             )
-            assert "Start Azurite or fix the setting, then retry." in out
+            out = host.wait_for_output("Start Azurite or fix the setting, then retry.")
             assert WELL_KNOWN_KEY not in out and WELL_KNOWN_KEY[:12] not in out
             assert host.proc.poll() is None
             assert host.request("GET", "/api/hello")[0] == 200
