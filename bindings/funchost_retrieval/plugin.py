@@ -13,7 +13,7 @@ from funchost_retrieval.bindings import Embeddings, EmbeddingsStore, SemanticSea
 from funchost_retrieval.embedder import Embedder, HashEmbedder, ModelEmbedder
 from funchost_retrieval.inputs import InputReader
 from funchost_retrieval.keys import EMBEDDER, VECTORS
-from funchost_retrieval.provider import NO_PROVIDER, ProviderError, SearchProvider, read_search_provider
+from funchost_retrieval.provider import ProviderError, SearchProvider, read_search_provider
 from funchost_retrieval.stores import VectorStore, open_vector_store
 
 __all__ = ["RetrievalPlugin"]
@@ -171,8 +171,7 @@ class RetrievalPlugin(Plugin):
             where = self.store.describe()
         if provider.type is None:
             serves = (
-                "no searchProvider in host.json (Azure refuses embeddingsStore/semanticSearch then: "
-                f"'{NO_PROVIDER.split('.')[0]}.'); add extensions.openai.searchProvider"
+                "host.json has no extensions.openai.searchProvider (Azure refuses these bindings without one)"
             )
         else:
             dims = f", {provider.dimensions} dimensions" if provider.dimensions else ""
