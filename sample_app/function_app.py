@@ -4,10 +4,12 @@ import azure.functions as func
 
 from assistant_apis import apis
 from assistant_skills import skills
+from rag_apis import rag
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(apis)
 app.register_functions(skills)
+app.register_functions(rag)
 
 
 @app.route(route="hello", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
