@@ -104,7 +104,7 @@ def _flag_dest(flag: str) -> str:
 
 
 def _manifests() -> tuple[PluginInfo, ...]:
-    from funchost.registry import manifests
+    from funchost.plugin import manifests
 
     infos, errors = manifests()
     for error in errors:
@@ -207,8 +207,6 @@ def start(args: argparse.Namespace, root: Path, overrides: dict[str, str]) -> in
         script_root=root,
         port=port,
         bind=bind,
-        cors=cors_origins,
-        cors_credentials=credentials,
         functions=args.functions,
         verbose=args.verbose,
         overrides=overrides,
@@ -244,7 +242,7 @@ async def _serve(
     console.write(f"funchost {__version__}  (Azure Functions host, Python worker semantics)", "gray")
     console.write("Function Runtime Version: 4.x (emulated, no .NET)", "gray")
     console.write()
-    if options.bind not in ("127.0.0.1", "localhost", "::1"):
+    if not _is_loopback(options.bind):
         log.warning(
             "Listening on %s: the app is reachable from other machines%s.",
             options.bind,
@@ -301,6 +299,17 @@ async def _serve(
     await runner.cleanup()
     await server.current.close()
     return 0
+
+
+def _is_loopback(address: str) -> bool:
+    import ipaddress
+
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
 
 
 def _listen(bind: str, port: int) -> socket.socket:

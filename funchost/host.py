@@ -51,12 +51,10 @@ class HostOptions:
     script_root: Path
     port: int | None = None
     bind: str = "127.0.0.1"
-    cors: list[str] | None = None
-    cors_credentials: bool | None = None
     functions: list[str] | None = None
     verbose: bool = False
     overrides: dict[str, str] = field(default_factory=dict)
-    """Settings that win over everything (CLI flags such as --store, test settings)."""
+    """Settings that win over everything (plugins' start flags, test settings)."""
     environ: Mapping[str, str] | None = None
     """The environment to read; defaults to os.environ."""
     apply_environment: bool = True
@@ -65,7 +63,7 @@ class HostOptions:
     """Plugin factories to use instead of the entry points (tests)."""
     enable_auth: bool = False
     services: dict[str, Any] = field(default_factory=dict)
-    """Objects handed to plugins by service name (``HostApi.provided``): a test's store or scripted model."""
+    """Stand-ins handed to plugins by service name (``HostApi.provided``), from a test harness."""
 
 
 class Host:

@@ -1,6 +1,6 @@
 """ONE invocation, end to end: trigger data -> inputs -> call -> outputs committed on success.
 
-Every way of running a function (HTTP request, admin API, assistant skill call, ``host.invoke`` in tests) goes
+Every way of running a function (HTTP request, admin API, a plugin calling a function, ``host.invoke`` in tests) goes
 through :meth:`Invoker.invoke`. Nobody else calls user functions.
 """
 
@@ -430,15 +430,6 @@ def _fan_out(value: Any) -> list[Any]:
                 ) from None
             return list(parsed) if isinstance(parsed, list) else [parsed]
     return [value]
-
-
-def trigger_traceparent(trigger: TriggerData) -> str:
-    headers = trigger.binding_data.get("Headers") if isinstance(trigger.binding_data, Mapping) else None
-    if isinstance(headers, Mapping):
-        value = headers.get("traceparent")
-        if isinstance(value, str):
-            return value
-    return ""
 
 
 class _Out(func.Out[Any]):

@@ -14,6 +14,7 @@ the binding classes are imported on first use.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -199,6 +200,29 @@ class PluginInfo:
         for flag in self.flags:
             if not flag.flag.startswith("--"):
                 raise ValueError(f"start flag {flag.flag!r} must start with '--'")
+
+
+@functools.cache
+def manifests() -> tuple[tuple[PluginInfo, ...], tuple[str, ...]]:
+    """The installed plugins' manifests (entry points ``funchost.plugins``), loaded once per process, and the
+    load failures (a broken plugin never takes the host down)."""
+    from importlib.metadata import entry_points
+
+    found: list[PluginInfo] = []
+    errors: list[str] = []
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        try:
+            info = ep.load()
+            if not isinstance(info, PluginInfo):
+                raise TypeError(
+                    f"the entry point names {type(info).__name__}, not a funchost.plugin.PluginInfo"
+                )
+            info.check()
+        except Exception as exc:
+            errors.append(f"Binding plugin '{ep.name}' ({ep.value}) failed to load: {exc}")
+            continue
+        found.append(info)
+    return tuple(found), tuple(errors)
 
 
 def add_app_argument(parser: Any) -> None:

@@ -12,8 +12,8 @@ if TYPE_CHECKING:
     from funchost.testing import TestHost
 
 StartApp = Callable[..., Awaitable["TestHost"]]
-"""``await funchost(app, *, settings=None, store="memory", chat=None, cassette=None, strict=True,
-max_body=None)``: see :meth:`funchost.testing.Harness.start`."""
+"""``await funchost(app, *, settings=None, strict=True, max_body=None, **plugin_options)``: see
+:meth:`funchost.testing.Harness.start`."""
 
 NEEDS_ASYNCIO = (
     "The funchost fixture needs pytest-asyncio (and pytest-aiohttp), which are not installed: "

@@ -15,7 +15,6 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
@@ -23,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 
 from funchost.expressions import json_binding_data
-from funchost.plugin import ENTRY_POINT_GROUP, PluginInfo, ServiceKey, load_object
+from funchost.plugin import ServiceKey, load_object, manifests
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -319,7 +318,7 @@ def _verify(plugin: object, source: str) -> list[str]:
             continue
         kind = getattr(binding, "type", None)
         if not isinstance(kind, str) or not kind:
-            problems.append(f"{label} has no binding 'type' (set the class attribute, e.g. type = \"queue\")")
+            problems.append(f"{label} has no binding 'type' (set the class attribute, e.g. type = \"myBinding\")")
         elif isinstance(binding, Trigger) != kind.lower().endswith("trigger"):
             problems.append(
                 f"{label} (type '{kind}'): trigger types end in 'Trigger' and only triggers do, as the host reads it"
@@ -328,27 +327,6 @@ def _verify(plugin: object, source: str) -> list[str]:
         if not (isinstance(model, builtins.type) and issubclass(model, BindingOptions)):
             problems.append(f"{label} has no options model (set options = a BindingOptions subclass)")
     return problems
-
-
-@functools.cache
-def manifests() -> tuple[tuple[PluginInfo, ...], tuple[str, ...]]:
-    """The installed plugins' manifests (entry points ``funchost.plugins``), loaded once per process, and the
-    load failures."""
-    found: list[PluginInfo] = []
-    errors: list[str] = []
-    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-        try:
-            info = ep.load()
-            if not isinstance(info, PluginInfo):
-                raise TypeError(
-                    f"the entry point names {type(info).__name__}, not a funchost.plugin.PluginInfo"
-                )
-            info.check()
-        except Exception as exc:  # a broken plugin never takes the host down
-            errors.append(f"Binding plugin '{ep.name}' ({ep.value}) failed to load: {exc}")
-            continue
-        found.append(info)
-    return tuple(found), tuple(errors)
 
 
 @functools.cache

@@ -91,7 +91,6 @@ class Reloader:
         self.console = console or Console()
         self.step_ms = step_ms
         self.debounce_ms = debounce_ms
-        self.reloads = 0
         """Successful reloads so far."""
         self._pending: set[tuple[Change, str]] = set()
         self._wake = asyncio.Event()
@@ -194,7 +193,6 @@ class Reloader:
         task = asyncio.get_running_loop().create_task(_retire(old))
         self._retiring.add(task)
         task.add_done_callback(self._retiring.discard)
-        self.reloads += 1
         self.console.functions_block(new.summaries(f"http://localhost:{new.port}"))
         for line in new.describe():
             log.info(line, extra={ALWAYS: True})

@@ -89,7 +89,6 @@ class HostJson(_Frozen):
     """``extensions.http`` as written (env overrides arrive as strings)."""
     watch_directories: list[str] = list(DEFAULT_WATCH_DIRECTORIES)
     watch_files: list[str] = list(DEFAULT_WATCH_FILES)
-    extension_bundle: dict[str, Any] | None = None
     raw: dict[str, Any] = {}
 
 
@@ -423,7 +422,6 @@ def _load_host_json(script_root: Path, settings: Mapping[str, str], warnings: li
     functions = _string_list(_get_ci(raw, "functions"), "functions", path)
     log_levels = _parse_log_levels(_get_ci(raw, "logging", "logLevel"), path, sources)
     default_level = next((v for k, v in log_levels.items() if k.lower() == "default"), None)
-    bundle = _get_ci(raw, "extensionBundle")
     return HostJson(
         path=path,
         exists=exists,
@@ -448,7 +446,6 @@ def _load_host_json(script_root: Path, settings: Mapping[str, str], warnings: li
         watch_files=_dedupe(
             [*DEFAULT_WATCH_FILES, *_string_list(_get_ci(raw, "watchFiles"), "watchFiles", path)]
         ),
-        extension_bundle=dict(bundle) if isinstance(bundle, dict) else None,
         raw=raw,
     )
 

@@ -58,8 +58,6 @@ class FunctionSpec:
     wants_context: bool = False
     errors: list[str] = field(default_factory=list)
     disabled: bool = False
-    options: dict[str, Any] = field(default_factory=dict)
-    """Validated plugin options per binding name (filled by the registry at index time)."""
 
     @property
     def trigger(self) -> BindingSpec:
@@ -76,10 +74,6 @@ class FunctionSpec:
     @property
     def in_error(self) -> bool:
         return bool(self.errors)
-
-    @property
-    def is_http(self) -> bool:
-        return any(b.is_trigger and b.kind == "httptrigger" for b in self.bindings)
 
     def binding(self, name: str) -> BindingSpec | None:
         return next((b for b in self.bindings if b.name == name), None)

@@ -16,12 +16,12 @@ from typing import Any, TypeVar
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from funchost.console import ALWAYS, CaptureHandler, is_system
+from funchost.console import CaptureHandler, shown
 from funchost.host import DEFAULT_MAX_BODY, Host, HostOptions
 from funchost.indexing import unload_app
 from funchost.invocation import FunctionTimeout, InvocationError
-from funchost.plugin import PluginInfo, ServiceKey, load_object
-from funchost.registry import BindingError, manifests
+from funchost.plugin import PluginInfo, ServiceKey, load_object, manifests
+from funchost.registry import BindingError
 from funchost.web.app import Server
 
 __all__ = ["AppLoadError", "FunctionNotFound", "Harness", "TestHost", "TestSetup"]
@@ -82,7 +82,7 @@ class TestHost:
         return value
 
     def __getattr__(self, name: str) -> Any:
-        """A service by name as an attribute (``test_host.store``, ``test_host.chat``)."""
+        """A service by name as an attribute (``test_host.<service name>``)."""
         if name.startswith("_"):
             raise AttributeError(name)
         try:
@@ -110,7 +110,7 @@ class TestHost:
     def logs(self) -> list[str]:
         """Log lines as the console shows them: function and user logs from Information, host logs from
         Warning (one string per record, multi-line for failures)."""
-        return [r.getMessage() for r in self._capture.records if _shown(r)]
+        return [r.getMessage() for r in self._capture.records if shown(r)]
 
     async def invoke(self, name: str, input: Any = None) -> Any:
         """Run a function by name through the host's invocation path and return what it returned.
@@ -151,16 +151,10 @@ class TestHost:
             await self.host.close()
 
 
-def _shown(record: logging.LogRecord) -> bool:
-    if getattr(record, ALWAYS, False):
-        return True
-    return record.levelno >= (logging.WARNING if is_system(record.name) else logging.INFO)
-
-
 class Harness:
     """Starts apps for one test and undoes everything at :meth:`close`: hosts, environment, modules, logging.
 
-    ``base`` is where relative app and cassette paths are resolved; ``tmp_dir`` gives a fresh folder (for
+    ``base`` is where relative app (and plugin option) paths are resolved; ``tmp_dir`` gives a fresh folder (for
     the SQLite store) and is called only when one is needed.
     """
 
@@ -189,8 +183,8 @@ class Harness:
         """Load, start and serve the app at ``app``; AppLoadError (strict) when it does not load cleanly.
 
         ``max_body`` is the request-body limit in bytes (larger bodies get 413); None means Core Tools' default
-        of 100 MiB. Other keywords belong to plugins (their manifests' ``test_options``, e.g. the assistants
-        plugin's ``store``, ``chat`` and ``cassette``); an unknown one is a TypeError naming those offered.
+        of 100 MiB. Other keywords belong to plugins (their manifests' ``test_options``); an unknown one is a
+        TypeError naming those the installed plugins offer.
         """
         root = self.resolve(app)
         if not root.is_dir():
@@ -206,7 +200,10 @@ class Harness:
         services: dict[str, Any] = {}
         self._configure_plugins(TestSetup(self, overrides, services), plugin_options)
         capture = self._capture()
-        options = HostOptions(script_root=root, overrides=overrides, services=services, environ=self.environ)
+        factories = None if self.plugins is None else {i.name: load_object(i.factory) for i in self.plugins}
+        options = HostOptions(
+            script_root=root, overrides=overrides, services=services, environ=self.environ, plugins=factories
+        )
         host = await Host.load(options)
         host.config.warnings[:] = [w for w in host.config.warnings if not _shadowed(w, given)]
         try:
@@ -290,7 +287,7 @@ def _shadowed(warning: str, given: Mapping[str, str]) -> bool:
 
 
 def _problems(host: Host) -> list[str]:
-    found = [*host.index.errors, *host.registry.errors]
+    found = [*host.index.errors, *host.index.load_failures, *host.registry.errors]
     for bound in host.bound.values():
         found.extend(f"function '{bound.spec.name}': {e}" for e in bound.spec.errors)
     return found

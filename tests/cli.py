@@ -9,12 +9,13 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+
+from tests.waiting import wait_until
 
 
 def free_port() -> int:
@@ -45,17 +46,18 @@ class RunningHost:
 
     def wait_for_output(self, text: str, timeout: float = 15.0) -> str:
         """Block until ``text`` appears in the output; returns the output."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def seen() -> bool:
             if text in self.output:
-                return self.output
+                return True
             if self.proc.poll() is not None:
                 self._reader.join(2)
-                break
-            time.sleep(0.02)
-        if text in self.output:
-            return self.output
-        raise AssertionError(f"{text!r} did not appear in the output:\n{self.output}")
+                if text not in self.output:
+                    raise AssertionError(f"funchost exited before printing {text!r}:\n{self.output}")
+            return text in self.output
+
+        wait_until(seen, timeout=timeout, message=lambda: f"{text!r} did not appear in the output:\n{self.output}")
+        return self.output
 
     def request(
         self, method: str, path: str, body: bytes | str | None = None, headers: Mapping[str, str] | None = None
@@ -103,19 +105,17 @@ def spawn(
 
 
 def wait_running(host: RunningHost, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def running() -> bool:
         if host.proc.poll() is not None:
             host._reader.join(2)
             raise AssertionError(f"funchost exited with {host.proc.returncode}:\n{host.output}")
         try:  # ping needs no key even with --enable-auth, and answers 200 only once the host is Running
             with urllib.request.urlopen(host.url + "/admin/host/ping", timeout=2) as resp:
-                if resp.status == 200:
-                    return
+                return resp.status == 200
         except OSError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError(f"funchost did not reach Running in {timeout}s:\n{host.output}")
+            return False
+
+    wait_until(running, timeout=timeout, interval=0.05, message=lambda: f"funchost did not reach Running:\n{host.output}")
 
 
 @contextmanager

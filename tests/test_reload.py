@@ -15,6 +15,7 @@ import pytest
 
 from funchost.reload import KEEPING, watched
 from tests.cli import RunningHost, running
+from tests.waiting import wait_until
 
 APPS = Path(__file__).parent / "apps"
 SAMPLE = Path(__file__).parent.parent / "sample_app"
@@ -42,23 +43,23 @@ def get(host: RunningHost, path: str) -> tuple[int, str]:
 
 def wait_served(host: RunningHost, path: str, expected: str, timeout: float = 20.0) -> None:
     """Poll until ``path`` answers 200 with ``expected``."""
-    deadline = time.monotonic() + timeout
-    last: tuple[int, str] = (0, "")
-    while time.monotonic() < deadline:
-        last = get(host, path)
-        if last == (200, expected):
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"{path} never served {expected!r}; last {last!r}\n{host.output}")
+    last: list[tuple[int, str]] = [(0, "")]
+
+    def served() -> bool:
+        last[0] = get(host, path)
+        return last[0] == (200, expected)
+
+    wait_until(
+        served, timeout=timeout, interval=0.01, message=lambda: f"{path} never served {expected!r}; last {last[0]!r}\n{host.output}"
+    )
 
 
 def wait_count(host: RunningHost, text: str, count: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if host.output.count(text) >= count:
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"{text!r} did not appear {count} times:\n{host.output}")
+    wait_until(
+        lambda: host.output.count(text) >= count,
+        timeout=timeout,
+        message=lambda: f"{text!r} did not appear {count} times:\n{host.output}",
+    )
 
 
 def set_text(app: Path, text: str, extra: str = "") -> None:

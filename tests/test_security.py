@@ -20,7 +20,7 @@ from funchost.web.app import Server
 from funchost_assistants import Collection, MemoryStore, ScriptedChatModel
 from funchost_assistants.chat.scripted import echo
 from funchost_assistants.stores import SqliteStore
-from tests.azurite import Azurite, azurite  # noqa: F401  (session fixture)
+from tests.azurite import Azurite
 from tests.cli import running, spawn
 
 HARD_APP = Path(__file__).parent / "apps" / "hard_app"

@@ -98,10 +98,6 @@ def test_host_json_fields_are_read(tmp_path: Path) -> None:
     assert host.http["maxConcurrentRequests"] == 10
     assert host.watch_directories == ["node_modules", "shared"]
     assert host.watch_files == ["host.json", "function.json", "proxies.json", "function_app.py"]
-    assert host.extension_bundle == {
-        "id": "Microsoft.Azure.Functions.ExtensionBundle",
-        "version": "[4.*, 5.0.0)",
-    }
 
 
 def test_host_json_keys_match_case_insensitively(tmp_path: Path) -> None:

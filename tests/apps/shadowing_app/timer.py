@@ -1,0 +1,2 @@
+def whoami() -> str:
+    return "app-timer"

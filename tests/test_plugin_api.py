@@ -1,0 +1,301 @@
+"""The public plugin API (funchost.plugin) as a third party uses it: the README's example plugin type-checks and
+runs, broken plugins are isolated with a message naming them, the core knows no plugin, and an app's own modules
+named like the plugins run unchanged."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import textwrap
+import urllib.request
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from funchost.host import Host, HostOptions
+from funchost.plugin import (
+    BindingOptions,
+    CallContext,
+    HostApi,
+    InputBinding,
+    OutputBinding,
+    Plugin,
+    PluginInfo,
+    StartFlag,
+    manifests,
+)
+from funchost.testing import Harness
+from funchost_http.plugin import HttpPlugin
+from tests.cli import running
+
+ROOT = Path(__file__).resolve().parents[1]
+APPS = Path(__file__).parent / "apps"
+
+
+def readme_plugin_sources() -> dict[str, str]:
+    """The README's example plugin: the manifest block and the plugin block, by module name."""
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("## Writing a binding plugin")
+    section = readme[start : readme.index("\n## ", start + 1)]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    sources = {}
+    for block in blocks:
+        first = block.splitlines()[0]
+        match = re.match(r"# (funchost_pigeon/\w+\.py)", first)
+        assert match, f"each README plugin block starts with its file name, got {first!r}"
+        sources[match.group(1)] = block
+    assert set(sources) == {"funchost_pigeon/__init__.py", "funchost_pigeon/plugin.py"}
+    return sources
+
+
+@pytest.fixture
+def pigeon(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name, source in readme_plugin_sources().items():
+        path = tmp_path / "src" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path / "src"))
+    yield tmp_path / "src"
+    for name in [m for m in sys.modules if m.startswith("funchost_pigeon")]:
+        del sys.modules[name]
+
+
+PIGEON_APP = """
+import azure.functions as func
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+
+@app.route(route="send/{to}")
+@app.generic_output_binding(arg_name="note", type="carrierPigeon", destination="{to}-%SUFFIX%")
+def send(req: func.HttpRequest, note: func.Out[str]) -> str:
+    note.set(req.get_body().decode())
+    if req.params.get("fail"):
+        raise RuntimeError("no pigeon today")
+    return "sent"
+
+
+@app.route(route="bad")
+@app.generic_output_binding(arg_name="note", type="carrierPigeon", destination="x")
+def bad(req: func.HttpRequest, note: func.Out[str]) -> str:
+    note.set(42)
+    return "never"
+"""
+
+
+@pytest.mark.slow
+def test_readme_plugin_example_type_checks_strictly(pigeon: Path) -> None:
+    env = {"MYPYPATH": f"{ROOT}:{ROOT / 'bindings'}", "PATH": "/usr/bin:/bin"}
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "-p", "funchost_pigeon"],
+        cwd=pigeon,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Success: no issues found" in result.stdout
+
+
+async def test_readme_plugin_example_runs(pigeon: Path, tmp_path: Path) -> None:
+    from funchost_pigeon import info
+    from funchost_pigeon.plugin import LOFT, PigeonPlugin
+
+    assert isinstance(info, PluginInfo)
+    info.check()
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "function_app.py").write_text(PIGEON_APP)
+    (app / "host.json").write_text('{"version": "2.0"}')
+    harness = Harness(tmp_path, lambda: tmp_path)
+    harness.plugins = (PluginInfo("http", "funchost_http.plugin:HttpPlugin"), info)
+    try:
+        host = await harness.start(app, settings={"SUFFIX": "home"})
+        ok = await host.client.post("/api/send/ann", data=b"hello")
+        assert (ok.status, await ok.text()) == (200, "sent")
+        failed = await host.client.post("/api/send/ann?fail=1", data=b"lost")
+        assert failed.status == 500
+        refused = await host.client.post("/api/bad")
+        assert refused.status == 500
+        assert host[LOFT] == {"ann-home": ["hello"]}  # the failed and refused invocations wrote nothing
+        assert any("a pigeon carries text, not int; set a str." in line for line in host.logs)
+        assert isinstance(host.host.registry.plugins[1], PigeonPlugin)
+        assert host.host.describe() == ["Pigeon loft: in memory"]
+    finally:
+        await harness.close()
+
+
+class NoType(OutputBinding[BindingOptions]):  # forgot `type`
+    options = BindingOptions
+
+    async def write(self, items: Sequence[Any], options: BindingOptions, call: CallContext) -> None: ...
+
+
+class Echo(InputBinding[BindingOptions]):
+    type = "echoTrigger"  # a trigger name on an input binding
+    options = BindingOptions
+
+    async def read(self, options: BindingOptions, call: CallContext) -> str:
+        return ""
+
+
+class GoodOptions(BindingOptions):
+    text: str
+    auto_resolve: ClassVar[frozenset[str]] = frozenset()
+
+
+class Good(InputBinding[GoodOptions]):
+    type = "good"
+    options = GoodOptions
+
+    async def read(self, options: GoodOptions, call: CallContext) -> str:
+        return options.text
+
+
+GOOD_APP = """
+import azure.functions as func
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+
+@app.route(route="good")
+@app.generic_input_binding(arg_name="g", type="good", text="fine")
+def good(req: func.HttpRequest, g: str) -> str:
+    return g
+"""
+
+
+@pytest.fixture
+async def broken_host(tmp_path: Path) -> AsyncIterator[Host]:
+    (tmp_path / "function_app.py").write_text(textwrap.dedent(GOOD_APP))
+    (tmp_path / "host.json").write_text('{"version": "2.0"}')
+    host = await Host.load(
+        HostOptions(
+            script_root=tmp_path,
+            apply_environment=False,
+            plugins={
+                "http": HttpPlugin,
+                "notype": lambda h: Plugin("notype", h, [NoType()]),
+                "wrongrole": lambda h: Plugin("wrongrole", h, [Echo()]),
+                "notaplugin": lambda h: object(),  # type: ignore[arg-type, return-value]
+                "good": lambda h: Plugin("good", h, [Good()]),
+            },
+        )
+    )
+    await host.start()
+    yield host
+    await host.close()
+
+
+async def test_invalid_plugins_are_disabled_by_name_and_the_rest_run(broken_host: Host) -> None:
+    errors = "\n".join(broken_host.registry.errors)
+    assert "Binding plugin 'notype' is disabled: NoType has no binding 'type'" in errors
+    assert (
+        "Binding plugin 'wrongrole' is disabled: Echo (type 'echoTrigger'): trigger types end in 'Trigger'"
+        in errors
+    )
+    assert (
+        "Binding plugin 'notaplugin' is disabled: its factory returned object, not a funchost.plugin.Plugin"
+        in errors
+    )
+    assert [p.name for p in broken_host.registry.plugins] == ["http", "good"]
+    assert broken_host.state == "Running"
+    result = await broken_host.invoke(broken_host.bound["good"].spec, _http_get(broken_host))
+    assert result.return_value == "fine"
+
+
+def _http_get(host: HostApi) -> Any:
+    import azure.functions as func
+
+    from funchost.plugin import TriggerData
+
+    return TriggerData(func.HttpRequest("GET", "http://localhost/api/good", body=b""))
+
+
+def test_manifests_are_checked() -> None:
+    with pytest.raises(ValueError, match=r"not a 'package\.module:attr' reference"):
+        PluginInfo("x", "no_colon").check()
+    with pytest.raises(ValueError, match="must start with '--'"):
+        PluginInfo("x", "a:b", flags=(StartFlag("store", setting="S", help="h"),)).check()
+    installed = {info.name for info in manifests()[0]}
+    assert {"http", "assistants"} <= installed
+
+
+def test_the_core_names_no_plugin() -> None:
+    offenders = []
+    for path in (ROOT / "funchost").rglob("*.py"):
+        text = path.read_text().lower()
+        plugins = (
+            "funchost_http",
+            "funchost_assistants",
+            "funchost_retrieval",
+            "funchost_storage",
+            "funchost_timer",
+        )
+        for word in (
+            "assistant",
+            "cassette",
+            "chat model",
+            "embedding",
+            "blob",
+            "queue",
+            "timertrigger",
+            *plugins,
+        ):
+            if word in text:
+                offenders.append(f"{path.relative_to(ROOT)}: {word}")
+    assert offenders == []
+
+
+def test_cli_help_imports_no_server_and_lists_plugin_contributions() -> None:
+    code = (
+        "import sys, contextlib, io\n"
+        "from funchost.cli import main\n"
+        "out = io.StringIO()\n"
+        "with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):\n"
+        "    main(['start', '--help'])\n"
+        "heavy = sorted(m for m in ('aiohttp', 'pydantic', 'azure.functions', 'openai') if m in sys.modules)\n"
+        "print(heavy)\n"
+        "print(out.getvalue())\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    first, _, help_text = result.stdout.partition("\n")
+    assert first == "[]", result.stdout + result.stderr
+    assert "--store" in help_text and "[assistants plugin; setting FUNCHOST_STORE]" in help_text
+
+
+@pytest.mark.slow
+def test_an_app_with_modules_named_like_the_plugins_runs_unchanged() -> None:
+    with running(APPS / "shadowing_app") as host:
+        status, _, body = host.request("GET", "/api/greet")
+    assert (status, body) == (200, b"app-bindings app-assistants app-retrieval app-storage app-timer")
+
+
+@pytest.mark.slow
+def test_local_http_address_from_local_settings_is_honoured(tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "function_app.py").write_text(
+        "import azure.functions as func\napp = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)\n\n"
+        "@app.route(route='hi')\ndef hi(req: func.HttpRequest) -> str:\n    return 'hi'\n"
+    )
+    (app / "host.json").write_text('{"version": "2.0"}')
+    from tests.cli import free_port, spawn, wait_running
+
+    port = free_port()
+    (app / "local.settings.json").write_text(
+        '{"IsEncrypted": false, "Values": {}, "Host": {"LocalHttpAddress": "127.0.0.2"}}'
+    )
+    proc = spawn(app, "--no-reload", port=port)
+    try:
+        proc.url = f"http://127.0.0.2:{port}"
+        wait_running(proc)
+        with urllib.request.urlopen(f"http://127.0.0.2:{port}/api/hi", timeout=5) as resp:
+            assert resp.read() == b"hi"
+        assert "reachable from other machines" not in proc.output
+    finally:
+        proc.stop()
