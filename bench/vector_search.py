@@ -19,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bindings"))
 
-from funchost_retrieval.stores import Chunk, LocalVectorStore, MemoryVectorStore, VectorStore  # noqa: E402
+from funchost_retrieval.stores import Chunk, LocalVectorStore, MemoryVectorStore, VectorStore
 
 DIMS = 1536
 BATCH = 1000
