@@ -66,6 +66,10 @@ async def test_list_by_prefix_and_delete(backend: StorageBackend) -> None:
     assert [b.name for b in await backend.list_blobs(c)] == ["in/1.txt", "in/2.txt", "inbox.txt", "out/1.txt"]
     assert [b.name for b in await backend.list_blobs(c, "in/")] == ["in/1.txt", "in/2.txt"]
     assert [b.length for b in await backend.list_blobs(c, "out/")] == [9]
+    put = await backend.put_blob(c, "same.txt", b"s")
+    listed = [b for b in await backend.list_blobs(c) if b.name == "same.txt"]
+    got = await backend.get_blob(c, "same.txt")
+    assert got is not None and put.etag == listed[0].etag == got[1].etag, "one ETag spelling everywhere"
     etag = (await backend.list_blobs(c, "out/"))[0].etag
     with pytest.raises(PreconditionFailed):
         await backend.delete_blob(c, "out/1.txt", if_match='"0x8D0000000000000"')

@@ -33,6 +33,11 @@ from funchost_storage.backend import (
 _FAR = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
 
 
+def _etag(value: object) -> str:
+    """ETags in one spelling, quoted (the service quotes them in headers but not in listings)."""
+    return '"' + str(value).strip('"') + '"'
+
+
 def _dt(value: datetime | None) -> datetime:
     if value is None:
         return datetime.now(UTC)
@@ -133,7 +138,7 @@ class AzureStorage:
         return BlobProperties(
             container,
             name,
-            str(result["etag"]),
+            _etag(result["etag"]),
             len(data),
             _dt(result.get("last_modified")),
             content_type or "application/octet-stream",
@@ -149,7 +154,7 @@ class AzureStorage:
         props = stream.properties
         kind = props.content_settings.content_type or "application/octet-stream"
         return data, BlobProperties(
-            container, name, str(props.etag), len(data), _dt(props.last_modified), kind
+            container, name, _etag(props.etag), len(data), _dt(props.last_modified), kind
         )
 
     async def list_blobs(self, container: str, prefix: str = "") -> list[BlobProperties]:
@@ -162,7 +167,7 @@ class AzureStorage:
                     kind = item.content_settings.content_type or "application/octet-stream"
                     found.append(
                         BlobProperties(
-                            container, item.name, str(item.etag), item.size, _dt(item.last_modified), kind
+                            container, item.name, _etag(item.etag), item.size, _dt(item.last_modified), kind
                         )
                     )
             except ResourceNotFoundError:
