@@ -50,7 +50,11 @@ def run(label: str, env: dict[str, str], messages: int, concurrency: int) -> lis
             enqueued = time.perf_counter() - start
             deadline = time.monotonic() + 300
             while time.monotonic() < deadline:
-                done = {int(m.group(1)): float(m.group(2)) for m in DONE.finditer(host.output) if m.group(1) != "-1"}
+                done = {
+                    int(m.group(1)): float(m.group(2))
+                    for m in DONE.finditer(host.output)
+                    if m.group(1) != "-1"
+                }
                 if len(done) >= messages:
                     break
                 time.sleep(0.05)
