@@ -280,8 +280,37 @@ class TablesStore:
             raise
         return len(rows)
 
+    async def _replace_at_once(
+        self, svc: _Service, table: TableClient, assistant_id: str, adds: Sequence[Operation]
+    ) -> bool:
+        """Replace the partition in ONE transaction when it fits (old rows deleted or overwritten, each only if
+        unchanged since read), so even a killed process leaves the old or the new assistant, never neither.
+        False when the partition is too big for one transaction."""
+        rows = await self._query(svc, table, partition_filter(assistant_id))
+        old = {str(r["RowKey"]): r for r in rows}
+        ops: list[Operation] = []
+        for op in adds:
+            previous = old.pop(str(op[1]["RowKey"]), None)
+            if previous is None:
+                ops.append(op)
+            else:
+                ops.append(("update", op[1], {"mode": UpdateMode.REPLACE, **_if_unchanged(previous)}))
+        ops.extend(("delete", r, _if_unchanged(r)) for r in old.values())
+        if len(self._chunks(ops)) > 1:
+            return False
+        try:
+            await self._submit(svc, table, ops)
+        except HttpResponseError as exc:
+            if _code(exc) != "TableNotFound" and (
+                _code(exc) in _RACE_CODES or isinstance(exc, ResourceNotFoundError | ResourceExistsError)
+            ):
+                raise _Raced from None
+            raise
+        return True
+
     async def create(self, where: Collection, state: AssistantState, messages: Sequence[ChatMessage]) -> None:
-        """Create the table if missing, delete the partition, add messages + state (one transaction).
+        """Create the table if missing, then replace the partition by messages + state: in one transaction
+        when the old partition fits in one (up to ~98 messages), else delete it (state row first) and add.
 
         Other processes may write the same partition meanwhile: the deletes are conditional on the rows read
         and the adds fail if a row exists, so a race starts the round over; the last create wins, whole."""
@@ -303,6 +332,8 @@ class TablesStore:
             adds.append(("create", state_entity(state)))
             for round_ in range(CREATE_ROUNDS):
                 try:
+                    if await self._replace_at_once(svc, table, state.id, adds):
+                        return
                     await self._clear(svc, table, state.id)
                     await self._submit(svc, table, adds)
                     return
