@@ -53,7 +53,7 @@ def query_missing(req: func.HttpRequest, state: str) -> func.HttpResponse:
     return _state(state)
 
 
-@app.queue_trigger(arg_name="msg", queue_name="jobs", connection="AzureWebJobsStorage")
+@app.event_hub_message_trigger(arg_name="msg", event_hub_name="jobs", connection="EventHubConnection")
 @app.assistant_query_input(arg_name="state", id="{who}", timestamp_utc="2000-01-01T00:00:00Z")
 def queue_fn(msg: str, state: str) -> None:
     logging.info("queue_fn msg=%s exists=%s", msg, json.loads(state)["exists"])

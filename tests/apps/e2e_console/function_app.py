@@ -35,6 +35,6 @@ def Retired(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse("retired")
 
 
-@app.queue_trigger(arg_name="msg", queue_name="work", connection="AzureWebJobsStorage")
+@app.event_hub_message_trigger(arg_name="msg", event_hub_name="work", connection="EventHubConnection")
 def gamma_queue(msg: str) -> None:
     logging.info("queue got %s", msg)
