@@ -11,7 +11,7 @@ import contextlib
 import inspect
 import logging
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -199,7 +199,7 @@ class Host:
                 continue
             by_trigger.setdefault(spec.trigger.kind, []).append(spec)
         for kind, specs in by_trigger.items():
-            trigger = self.registry.find(kind)
+            trigger = self.registry.find(kind, "trigger")
             assert isinstance(trigger, Trigger)
             await trigger.start(specs)
         if not self.bound:
@@ -260,7 +260,7 @@ class Host:
     def service(self, name: str) -> Any:
         return self.registry.service(name)
 
-    def trigger_data(self, bound: BoundFunction, value: Any) -> TriggerData:
+    def trigger_data(self, bound: BoundFunction, value: Any) -> TriggerData | Awaitable[TriggerData]:
         """A caller's input (admin-API text, a test's object), converted by the function's trigger plugin (or the
         generic rule when no plugin handles the trigger)."""
         trigger = bound.trigger.plugin

@@ -14,7 +14,7 @@ import logging
 import random
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -35,6 +35,7 @@ from funchost.registry import (
     InvocationResult,
     OutputBinding,
     Registry,
+    Role,
     Trigger,
     TriggerData,
     parse_options,
@@ -49,6 +50,9 @@ current_invocation: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 """The invocation id of the code running now (visible to logging in user code and its threads)."""
 
 SettingLookup = Callable[[str], str | None]
+TriggerInput = TriggerData | Callable[[], TriggerData | Awaitable[TriggerData]]
+"""Trigger data, or a conversion to run inside the invocation (admin input) so that its failure is a failed
+invocation like any other."""
 
 IMPLICIT_OUTPUT_EXCLUDED = frozenset({"httptrigger", "http", "durableclient"})
 
@@ -116,18 +120,18 @@ def bind_function(spec: FunctionSpec, registry: Registry, lookup: SettingLookup)
     inputs: list[BoundBinding] = []
     outputs: list[BoundBinding] = []
     for b in spec.bindings:
-        plugin = registry.find(b.type)
+        role: Role = "trigger" if b.is_trigger else "in" if b.direction == "in" else "out"
+        plugin = registry.find(b.type, role)
+        if plugin is None and registry.roles_of(b.type):
+            wanted = "a trigger" if b.is_trigger else f"an {b.direction}put binding"
+            spec.errors.append(f"Binding '{b.name}': type '{b.type}' cannot be used as {wanted}.")
+            continue
         if plugin is None and not b.is_trigger:
             spec.errors.append(
                 f"The binding type '{b.type}' of binding '{b.name}' is not registered: no installed plugin "
                 f"handles it. Installed binding types: {', '.join(registry.installed_types())}. Install a "
                 "funchost plugin for it, or check the spelling."
             )
-            continue
-        expected = Trigger if b.is_trigger else InputBinding if b.direction == "in" else OutputBinding
-        if plugin is not None and not isinstance(plugin, expected):
-            role = "a trigger" if b.is_trigger else f"an {b.direction}put binding"
-            spec.errors.append(f"Binding '{b.name}': type '{b.type}' cannot be used as {role}.")
             continue
         bound = BoundBinding(spec=b, plugin=plugin)
         if plugin is not None:
@@ -218,9 +222,7 @@ class Invoker:
                     deadline.expired = True
                     deadline.task.cancel()
 
-    async def invoke(
-        self, bound: BoundFunction, trigger: TriggerData | Callable[[], TriggerData]
-    ) -> InvocationResult:
+    async def invoke(self, bound: BoundFunction, trigger: TriggerInput) -> InvocationResult:
         """Run one invocation. ``trigger`` may be a conversion to run inside the invocation (admin input), so
         that a conversion failure is a failed invocation like any other."""
         fn = bound.spec
@@ -255,12 +257,11 @@ class Invoker:
         )
         return result
 
-    async def _run(
-        self, bound: BoundFunction, trigger: TriggerData | Callable[[], TriggerData], invocation_id: str
-    ) -> InvocationResult:
+    async def _run(self, bound: BoundFunction, trigger: TriggerInput, invocation_id: str) -> InvocationResult:
         fn = bound.spec
         if not isinstance(trigger, TriggerData):
-            trigger = trigger()
+            made = trigger()
+            trigger = made if isinstance(made, TriggerData) else await made
         if fn.func is None or fn.errors:
             raise BindingError(f"The '{fn.name}' function is in error: " + " ".join(fn.errors))
         data = _BindingData(trigger.binding_data, fn.name)
@@ -269,7 +270,7 @@ class Invoker:
         for b in bound.inputs:
             assert isinstance(b.plugin, InputBinding)
             try:
-                args[b.spec.name] = await b.plugin.read(b.options(data), call)
+                args[b.spec.name] = await b.plugin.read(b.options(data), call.serving(b.spec))
             except BindingError as exc:
                 raise _binding_failure(b, exc, "input") from exc
         outs: dict[str, func.Out[Any]] = {}
@@ -345,7 +346,8 @@ class Invoker:
             try:
                 options = b.options(call.binding_data)
                 items = _fan_out(value) if b.plugin.fan_out else [value]
-                parsed = [b.plugin.parse(item, options, call) for item in items]
+                serving = call.serving(b.spec)
+                parsed = [b.plugin.parse(item, options, serving) for item in items]
             except BindingError as exc:
                 raise _binding_failure(b, exc, "output") from exc
             plan.append((b, b.plugin, options, parsed))
@@ -353,13 +355,13 @@ class Invoker:
         if len(plan) == 1:  # the common case: no gather, no extra task per invocation
             _, plugin, options, items = plan[0]
             try:
-                await plugin.write(items, options, call)
+                await plugin.write(items, options, call.serving(plan[0][0].spec))
                 results = [None]
             except Exception as exc:
                 results = [exc]
         else:
             results = await asyncio.gather(
-                *(plugin.write(items, options, call) for _, plugin, options, items in plan),
+                *(plugin.write(items, options, call.serving(b.spec)) for b, plugin, options, items in plan),
                 return_exceptions=True,
             )
         for (b, _, _, _), res in zip(plan, results, strict=True):
@@ -477,3 +479,8 @@ class _Call:
     invocation_id: str
     binding_data: Mapping[str, Any]
     host: HostApi
+    binding: BindingSpec | None = None
+
+    def serving(self, binding: BindingSpec) -> _Call:
+        """This call as seen by one of its bindings."""
+        return _Call(self.function, self.invocation_id, self.binding_data, self.host, binding)

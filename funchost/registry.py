@@ -16,7 +16,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
@@ -103,6 +103,10 @@ class CallContext(Protocol):
     def binding_data(self) -> Mapping[str, Any]: ...
     @property
     def host(self) -> HostApi: ...
+    @property
+    def binding(self) -> BindingSpec | None:
+        """The binding being read or written (None for the trigger)."""
+        ...
 
 
 OptionsT = TypeVar("OptionsT", bound=BindingOptions)
@@ -188,9 +192,12 @@ class Trigger(Binding[OptionsT]):
     returns_to_caller: ClassVar[bool] = False
     """True when the function's return value goes back to whoever fired the trigger (skills)."""
 
-    def admin_input(self, function: FunctionSpec, options: OptionsT, value: Any) -> TriggerData:
+    def admin_input(
+        self, function: FunctionSpec, options: OptionsT, value: Any
+    ) -> TriggerData | Awaitable[TriggerData]:
         """Turn a caller's value into trigger data: the admin API's ``input`` string, or an object a test passes
-        to ``invoke``. By default the text is the value and a JSON object's properties become binding data."""
+        to ``invoke``; may be async (e.g. to read from storage). By default the text is the value and a JSON object's
+        properties become binding data."""
         if not isinstance(value, str):
             raise BindingError(f"a '{self.type}' function takes a string input, not {type(value).__name__}")
         return TriggerData(value=value, binding_data=json_binding_data(value))
@@ -267,7 +274,8 @@ class Registry:
     """The bindings of every loaded plugin, by lower-cased type."""
 
     plugins: list[Plugin] = field(default_factory=list)
-    bindings: dict[str, AnyBinding] = field(default_factory=dict)
+    bindings: dict[tuple[str, Role], AnyBinding] = field(default_factory=dict)
+    """By lower-cased type and role: one type may have both an input and an output binding."""
     errors: list[str] = field(default_factory=list)
 
     def add(self, plugin: Plugin, source: str) -> None:
@@ -282,26 +290,46 @@ class Registry:
             return
         self.plugins.append(plugin)
         for binding in plugin.bindings:
-            key = binding.type.lower()
-            if key in self.bindings:
-                self.errors.append(
-                    f"Plugin '{plugin.name}' registers binding type '{binding.type}', which is already "
-                    "registered; the first registration is kept."
-                )
-                continue
-            self.bindings[key] = binding
+            for role in roles(binding):
+                key = (binding.type.lower(), role)
+                if key in self.bindings:
+                    self.errors.append(
+                        f"Plugin '{plugin.name}' registers binding type '{binding.type}' ({role}), which is "
+                        "already registered; the first registration is kept."
+                    )
+                    continue
+                self.bindings[key] = binding
 
-    def find(self, binding_type: str) -> AnyBinding | None:
-        return self.bindings.get(binding_type.lower())
+    def find(self, binding_type: str, role: Role) -> AnyBinding | None:
+        return self.bindings.get((binding_type.lower(), role))
+
+    def roles_of(self, binding_type: str) -> list[Role]:
+        kind = binding_type.lower()
+        return [role for (t, role) in self.bindings if t == kind]
 
     def installed_types(self) -> list[str]:
-        return sorted((b.type for b in self.bindings.values()), key=str.lower)
+        return sorted({b.type for b in self.bindings.values()}, key=str.lower)
 
     def service(self, name: str) -> Any:
         for plugin in self.plugins:
             if name in plugin.services:
                 return plugin.services[name]
         raise KeyError(f"no plugin offers a service named '{name}'")
+
+
+Role = Literal["trigger", "in", "out"]
+
+
+def roles(binding: AnyBinding) -> list[Role]:
+    """The roles a binding object plays (an object may be both an input and an output binding)."""
+    found: list[Role] = []
+    if isinstance(binding, Trigger):
+        found.append("trigger")
+    if isinstance(binding, InputBinding):
+        found.append("in")
+    if isinstance(binding, OutputBinding):
+        found.append("out")
+    return found
 
 
 def _verify(plugin: object, source: str) -> list[str]:
@@ -318,7 +346,9 @@ def _verify(plugin: object, source: str) -> list[str]:
             continue
         kind = getattr(binding, "type", None)
         if not isinstance(kind, str) or not kind:
-            problems.append(f"{label} has no binding 'type' (set the class attribute, e.g. type = \"myBinding\")")
+            problems.append(
+                f"{label} has no binding 'type' (set the class attribute, e.g. type = \"myBinding\")"
+            )
         elif isinstance(binding, Trigger) != kind.lower().endswith("trigger"):
             problems.append(
                 f"{label} (type '{kind}'): trigger types end in 'Trigger' and only triggers do, as the host reads it"

@@ -21,7 +21,7 @@ from funchost.host import DEFAULT_MAX_BODY, Host, HostOptions
 from funchost.indexing import unload_app
 from funchost.invocation import FunctionTimeout, InvocationError
 from funchost.plugin import PluginInfo, ServiceKey, load_object, manifests
-from funchost.registry import BindingError
+from funchost.registry import BindingError, TriggerData
 from funchost.web.app import Server
 
 __all__ = ["AppLoadError", "FunctionNotFound", "Harness", "TestHost", "TestSetup"]
@@ -127,7 +127,8 @@ class TestHost:
             )
         value = "" if input is None else json.dumps(input) if isinstance(input, dict | list) else input
         try:
-            trigger = self.host.trigger_data(bound, value)
+            made = self.host.trigger_data(bound, value)
+            trigger = made if isinstance(made, TriggerData) else await made
         except BindingError as exc:
             shown = repr(value)[:200]
             raise BindingError(f"Cannot run {bound.spec.name!r} with input {shown}: {exc}") from None

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 import pytest
 
 from funchost.host import Host, HostOptions
+from funchost.indexing import unload_app
 from funchost.plugin import (
     BindingOptions,
     CallContext,
@@ -189,6 +190,7 @@ async def broken_host(tmp_path: Path) -> AsyncIterator[Host]:
     await host.start()
     yield host
     await host.close()
+    unload_app()
 
 
 async def test_invalid_plugins_are_disabled_by_name_and_the_rest_run(broken_host: Host) -> None:

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 import pytest
 
 from funchost.host import Host, HostOptions
+from funchost.indexing import unload_app
 from funchost.plugin import (
     BindingError,
     BindingOptions,
@@ -136,6 +137,7 @@ async def host(tmp_path: Path) -> AsyncIterator[Host]:
     await loaded.start()
     yield loaded
     await loaded.close()
+    unload_app()
 
 
 async def call(host: Host, client: Any, path: str, body: str = "") -> tuple[int, str]:
