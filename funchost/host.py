@@ -33,7 +33,14 @@ from funchost.registry import (
     TriggerData,
     discover,
 )
-from funchost.settings import AppConfig, ConfigError, environment_updates, load_settings
+from funchost.settings import (
+    AppConfig,
+    ConfigError,
+    environment_updates,
+    export_environment,
+    host_environment,
+    load_settings,
+)
 from funchost.spec import FunctionSpec
 from funchost.web.keys import KeyRing
 
@@ -148,10 +155,13 @@ class Host:
     async def load(cls, options: HostOptions) -> Host:
         """Read the configuration, index the app and bind its functions; raises ConfigError or AppError."""
         environ = os.environ if options.environ is None else options.environ
-        config = load_settings(options.script_root, {**environ, **options.overrides})
+        # What this host exported on a previous load is not a real environment variable: a reload applies
+        # local.settings.json as a restart would (changed, added and deleted keys).
+        real = host_environment(options.script_root, environ)
+        config = load_settings(options.script_root, {**real, **options.overrides})
         port = options.port or config.local.local_http_port or DEFAULT_PORT
         if options.apply_environment:
-            os.environ.update(environment_updates(config, port))
+            export_environment(options.script_root, environment_updates(config, port), os.environ)
         index = await asyncio.to_thread(index_app, options.script_root, config.settings)
         host = cls(options, config, index)
         host._bind()

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,9 @@ __all__ = [
     "HostJson",
     "LocalSettings",
     "environment_updates",
+    "export_environment",
     "functions_override",
+    "host_environment",
     "is_secret",
     "load_settings",
     "mask",
@@ -645,6 +647,48 @@ def environment_updates(config: AppConfig, port: int) -> dict[str, str]:
     updates["AZURE_FUNCTIONS_ENVIRONMENT"] = "Development"
     updates["FUNCTIONS_WORKER_RUNTIME"] = config.settings["FUNCTIONS_WORKER_RUNTIME"]
     return updates
+
+
+_exported: dict[Path, dict[str, tuple[str, str | None]]] = {}
+"""Per app folder: the variables the host itself exported, as (value set, value before) by name."""
+
+
+def host_environment(script_root: Path, environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment as it was before the host exported the app's settings (what a restart would see): a
+    variable the host set for this app, still holding that value, is not a real environment variable."""
+    mine = _exported.get(Path(script_root).resolve(), {})
+    env = dict(environ)
+    for name, (value, before) in mine.items():
+        if env.get(name) == value:
+            if before is None:
+                del env[name]
+            else:
+                env[name] = before
+    return env
+
+
+def export_environment(
+    script_root: Path, updates: Mapping[str, str], environ: MutableMapping[str, str]
+) -> None:
+    """Set ``updates`` in ``environ`` as a restart would leave it: variables the previous load exported and
+    this one does not are removed (or get back the value they had before), and what is set is remembered."""
+    root = Path(script_root).resolve()
+    previous = _exported.get(root, {})
+    record: dict[str, tuple[str, str | None]] = {}
+    for name, (value, before) in previous.items():
+        if environ.get(name) != value:
+            continue  # changed since by someone else: no longer ours
+        if name in updates:
+            record[name] = (updates[name], before)
+        elif before is None:
+            del environ[name]
+        else:
+            environ[name] = before
+    for name, value in updates.items():
+        if name not in record:
+            record[name] = (value, environ.get(name))
+        environ[name] = value
+    _exported[root] = record
 
 
 def functions_override(names: Sequence[str]) -> dict[str, str]:
