@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from funchost import DEFAULT_MAX_BODY, DEFAULT_PORT
+from funchost import DEFAULT_MAX_BODY, DEFAULT_PORT, retry
 from funchost.console import ALWAYS
 from funchost.expressions import json_binding_data
 from funchost.indexing import IndexResult, index_app
@@ -86,6 +86,7 @@ class Host:
         self._log = log
         self.registry: Registry = Registry()
         self.bound: dict[str, BoundFunction] = {}
+        self.retries: dict[str, retry.RetryPolicy] = {}
         self.invoker = Invoker(self, thread_count=_thread_count(config), timeout=config.host.function_timeout)
         self.state = "Initialized"
         self.keys: KeyRing | None = None
@@ -148,7 +149,9 @@ class Host:
         return self.keys is None or self.keys.allows(request, level)
 
     async def invoke(self, function: FunctionSpec, trigger: TriggerData) -> InvocationResult:
-        return await self.invoker.invoke(self.bound[function.name.lower()], trigger)
+        bound = self.bound[function.name.lower()]  # a trigger's run: its retry policy applies (funchost.retry)
+        policy = self.retries.get(function.name.lower())
+        return await retry.run(self, policy, function.name, lambda: self.invoker.invoke(bound, trigger))
 
     # -- lifecycle -----------------------------------------------------------------------------------------
     @classmethod
@@ -174,6 +177,7 @@ class Host:
             if allow and spec.name.lower() not in allow:
                 continue
             self.bound[spec.name.lower()] = bind_function(spec, self.registry, self.setting)
+        self.retries = retry.policies(self.bound.values(), self.index)
 
     async def start(self) -> None:
         """Report problems, start plugins and triggers; the host is Running afterwards."""

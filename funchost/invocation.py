@@ -22,6 +22,7 @@ from typing import Any
 
 import azure.functions as func
 
+from funchost import retry
 from funchost.context import Context, thread_local
 from funchost.dotnet import format_timespan
 from funchost.expressions import ExpressionError, Template, has_expressions, resolve_settings, system_data
@@ -281,6 +282,7 @@ class Invoker:
             args["context"] = Context.for_trigger(
                 invocation_id, fn.name, str(fn.directory), trigger.binding_data
             )
+            retry.attach(args["context"])  # retry_context of a rerun (funchost.retry)
         returned = await self._call(fn, args, invocation_id)
         values: dict[str, Any] = {name: out.get() for name, out in outs.items()}
         if any(b.spec.name == "$return" for b in bound.outputs):
