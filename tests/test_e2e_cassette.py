@@ -46,11 +46,11 @@ def test_record_then_replay_offline_then_unmatched(tmp_path: Path) -> None:
     offline = {"AZURE_OPENAI_ENDPOINT": "", "AZURE_OPENAI_KEY": ""}
     with running(app, "--store", "memory", "--chat-replay", str(cassette), env=offline) as host:
         assert conversation(host) == recorded
-        assert "replay of cassette" in host.output
+        host.wait_for_output("replay of cassette")
 
         # A request the cassette never saw fails the post with the closest recorded request shown.
         status, _ = post(host, "Something new")
-        output = host.output
+        output = host.wait_for_output("Executed 'Functions.PostUserQuery' (Failed")
     assert status == 500
     assert "No recorded reply in the cassette" in output
     assert "Something new" in output  # the diff against the closest recorded request
@@ -64,6 +64,6 @@ def test_replay_of_a_missing_cassette_fails_the_posts_with_the_path(tmp_path: Pa
     with running(app, "--store", "memory", "--chat-replay", str(missing)) as host:
         assert host.request("PUT", "/api/assistants/a1")[0] == 202  # the store still works
         assert post(host, "hello")[0] == 500
-        output = host.output
+        output = host.wait_for_output("Executed 'Functions.PostUserQuery' (Failed")
     assert f"The cassette {missing} does not exist" in output
     assert "Executed 'Functions.PostUserQuery' (Failed" in output

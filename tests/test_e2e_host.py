@@ -133,7 +133,7 @@ def test_exception_gives_500_and_failed_lines(console_host: RunningHost) -> None
 
 
 def test_untriggerable_function_warns_once_and_runs_via_admin(console_host: RunningHost) -> None:
-    out = console_host.output
+    out = console_host.wait_for_output("For detailed output, run funchost with --verbose flag.")
     assert (
         out.count("No installed binding plugin handles trigger type 'eventHubTrigger' of function 'gamma_queue'")
         == 1
@@ -549,9 +549,8 @@ def test_misspelled_property_names_the_property(bindings_host: RunningHost) -> N
     status = bindings_host.json("GET", "/admin/functions/typo_prop/status")
     assert isinstance(status, dict)
     assert "unknown property 'colectionName' for binding type 'assistantQuery'" in status["errors"][0]
-    assert (
-        "The 'typo_prop' function is in error: Binding 'state' (assistantQuery): unknown property "
-        "'colectionName'" in bindings_host.output
+    bindings_host.wait_for_output(
+        "The 'typo_prop' function is in error: Binding 'state' (assistantQuery): unknown property 'colectionName'"
     )
 
 

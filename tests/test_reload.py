@@ -75,6 +75,7 @@ def test_banner_says_reload_is_on_and_an_edit_is_served(app: Path, host: Running
     wait_served(host, "/api/text", "v1 h0")
     (app / "helper.py").write_text('SUFFIX = "h1"\n')
     wait_served(host, "/api/text", "v1 h1")
+    wait_count(host, "text: [GET] http://localhost:", 3)  # the Functions block is printed again after each reload
     out = host.output
     assert f"File change of type 'Changed' detected for '{app / 'function_app.py'}'" in out
     assert f"File change of type 'Changed' detected for '{app / 'helper.py'}'" in out
