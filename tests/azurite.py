@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import socket
@@ -138,12 +139,15 @@ def install_azurite() -> str | None:
     if npm is None:
         return None
     repo = Path(__file__).resolve().parents[1]
-    subprocess.run(
-        [npm, "install", "--no-package-lock", "--no-audit", "--no-fund", "--loglevel=error"],
-        cwd=repo,
-        check=True,
-        timeout=600,
-    )
+    with (repo / ".azurite-install.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # parallel test workers install once, the others wait for it
+        if find_azurite() is None:
+            subprocess.run(
+                [npm, "install", "--no-package-lock", "--no-audit", "--no-fund", "--loglevel=error"],
+                cwd=repo,
+                check=True,
+                timeout=600,
+            )
     return find_azurite()
 
 
