@@ -30,14 +30,43 @@ from funchost_http.convert import (
 from funchost_http.data import http_binding_data
 from funchost_http.options import HttpOutputOptions, HttpTriggerOptions
 from funchost_http.routing import RouteError, Router, RouteTemplate, RouteValues
+from funchost_http.streaming import (
+    StreamingApp,
+    app_imports_extension,
+    extension_loaded,
+    missing_extension_error,
+    streaming_load_error,
+)
+
+
+class Streaming:
+    """Whether this app version uses the HTTP streaming extension (decided once, after the app is imported)."""
+
+    def __init__(self, host: HostApi) -> None:
+        self.host = host
+        self._enabled: bool | None = None
+        self._app: StreamingApp | None = None
+
+    @property
+    def enabled(self) -> bool:
+        if self._enabled is None:
+            self._enabled = extension_loaded() and app_imports_extension(self.host.script_root)
+        return self._enabled
+
+    @property
+    def app(self) -> StreamingApp:
+        if self._app is None:
+            self._app = StreamingApp(self.host)
+        return self._app
 
 
 class HttpTrigger(Trigger[HttpTriggerOptions]):
     type = "httpTrigger"
     options = HttpTriggerOptions
 
-    def __init__(self, host: HostApi) -> None:
+    def __init__(self, host: HostApi, streaming: Streaming) -> None:
         self.host = host
+        self.streaming = streaming
         self.router: Router[Any] = Router(prefix=host.route_prefix)
 
     def check(self, function: FunctionSpec, binding: BindingSpec, options: HttpTriggerOptions) -> None:
@@ -45,8 +74,26 @@ class HttpTrigger(Trigger[HttpTriggerOptions]):
             RouteTemplate.parse(_route(function, options))
         except RouteError as exc:
             raise BindingError(str(exc)) from None
+        if self.streaming.enabled:
+            error = streaming_load_error(function, binding.name)
+        else:
+            error = missing_extension_error(function, binding.name)
+        if error:
+            raise BindingError(f"cannot load the {function.name} function: {error}")
 
     def admin_input(self, function: FunctionSpec, options: HttpTriggerOptions, value: Any) -> TriggerData:
+        if isinstance(value, func.HttpRequest) and self.streaming.enabled:
+            route = dict(value.route_params)
+            request = self.streaming.app.request_from(value, route)
+            data = http_binding_data(
+                body=b"",
+                content_length=None,
+                query=list(value.params.items()),
+                route=route,
+                headers={k.lower(): v for k, v in value.headers.items()},
+                request=request,
+            )
+            return TriggerData(request, data)
         if isinstance(value, func.HttpRequest):  # a test's host.invoke(name, func.HttpRequest(...))
             body = value.get_body()
             headers = {k.lower(): v for k, v in value.headers.items()}
@@ -94,6 +141,8 @@ class HttpTrigger(Trigger[HttpTriggerOptions]):
         async def handle(request: web.Request, route: RouteValues) -> web.StreamResponse:
             if not host.authorize(request, options.auth_level):
                 return web.Response(status=401)
+            if self.streaming.enabled:
+                return await self.streaming.app.handle(request, route, fn, output)
             body = await request.read()
             if body and not request.content_length:
                 # The host passes a body to the worker only when Content-Length > 0 (reference §8.1).
@@ -133,18 +182,31 @@ class HttpOutput(OutputBinding[HttpOutputOptions]):
     type = "http"
     options = HttpOutputOptions
     fan_out: ClassVar[bool] = False
-    none_is_error: ClassVar[bool] = True
+
+    def __init__(self, streaming: Streaming) -> None:
+        self.streaming = streaming
+
+    @property
+    def none_is_error(self) -> bool:  # type: ignore[override]
+        """The worker's http converter cannot encode None; with the streaming extension FastAPI gets it instead."""
+        return not self.streaming.enabled
 
     def check(self, function: FunctionSpec, binding: BindingSpec, options: HttpOutputOptions) -> None:
+        if self.streaming.enabled:
+            return  # the return annotation is checked with the trigger (the extension's response types)
         error = annotation_error(function.func, binding.name, binding.data_type)
         if error:
             raise BindingError(f"cannot load the {function.name} function: {error}")
 
     def parse(self, item: Any, options: HttpOutputOptions, call: CallContext) -> Any:
         """Refuse what the worker cannot encode, with its TypeError (the invocation fails as on Azure)."""
+        if self.streaming.enabled:
+            return item  # handed to FastAPI as the route's return value
         names = [b.name for b in call.function.outputs if b.kind == "http"] or ["$return"]
         converters = [output_converter(call.function.func, name) for name in names]
-        check_output(item, "generic" if "generic" in converters and not isinstance(item, str) else converters[0])
+        check_output(
+            item, "generic" if "generic" in converters and not isinstance(item, str) else converters[0]
+        )
         return item
 
     async def write(self, items: Sequence[Any], options: HttpOutputOptions, call: CallContext) -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from funchost.plugin import HostApi, Plugin
-from funchost_http.bindings import HttpOutput, HttpTrigger
+from funchost_http.bindings import HttpOutput, HttpTrigger, Streaming
 
 
 class HttpPlugin(Plugin):
     def __init__(self, host: HostApi) -> None:
-        super().__init__("http", host, [HttpTrigger(host), HttpOutput()])
+        streaming = Streaming(host)
+        super().__init__("http", host, [HttpTrigger(host, streaming), HttpOutput(streaming)])
