@@ -55,12 +55,8 @@ def _static(text: str) -> bool:
     return "{" not in text and "%" not in text
 
 
-class BlobBinding(InputBinding[BlobOptions], OutputBinding[BlobOptions]):
-    """``blob`` in both directions (the registry keys bindings by type, so one class serves both)."""
-
-    type = "blob"
-    options = BlobOptions
-    fan_out: ClassVar[bool] = False
+class _BlobBase:
+    """What ``blob`` input and output share: the plugin and the index-time checks."""
 
     def __init__(self, plugin: StoragePlugin) -> None:
         self.plugin = plugin
@@ -70,6 +66,13 @@ class BlobBinding(InputBinding[BlobOptions], OutputBinding[BlobOptions]):
         if _static(options.path):
             _split(options.path)
 
+
+class BlobInput(_BlobBase, InputBinding[BlobOptions]):
+    """``blob`` input: the blob at the resolved path as str, bytes or ``func.InputStream``; None when missing."""
+
+    type = "blob"
+    options = BlobOptions
+
     async def read(self, options: BlobOptions, call: CallContext) -> Any:
         container, name = _split(options.path)
         backend = await self.plugin.backend(options.connection)
@@ -77,10 +80,18 @@ class BlobBinding(InputBinding[BlobOptions], OutputBinding[BlobOptions]):
             got = await backend.get_blob(container, name)
         if got is None:
             return None
-        spec = _input_spec(call.function, options.path)
+        spec = call.binding
         if spec is None:
             return blob_value(got[0], None, None, None)
         return blob_value(got[0], None, annotation(call.function, spec.name), spec.data_type)
+
+
+class BlobOutput(_BlobBase, OutputBinding[BlobOptions]):
+    """``blob`` output: one value (str, bytes or a file-like object) written whole at the resolved path."""
+
+    type = "blob"
+    options = BlobOptions
+    fan_out: ClassVar[bool] = False
 
     def parse(self, item: Any, options: BlobOptions, call: CallContext) -> Any:
         _split(options.path)
@@ -98,21 +109,6 @@ class BlobBinding(InputBinding[BlobOptions], OutputBinding[BlobOptions]):
             for data in items:
                 await backend.put_blob(container, name, data)
         self.plugin.wakeups.notify(f"blob:{container}")
-
-
-def _input_spec(function: FunctionSpec, path: str) -> BindingSpec | None:
-    """Which blob input of the function is being read (the API does not say; matched by path)."""
-    blobs = [b for b in function.bindings if b.kind == "blob" and b.direction == "in"]
-    exact = [b for b in blobs if b.get("path") == path]
-    if exact:
-        return exact[0]
-    if len(blobs) == 1:
-        return blobs[0]
-    for b in blobs:
-        raw = str(b.get("path") or "")
-        if PathPattern(raw.replace("%", "")).match(path.partition("/")[2]) is not None:
-            return b
-    return None
 
 
 class BlobTrigger(Trigger[BlobTriggerOptions]):
@@ -138,20 +134,24 @@ class BlobTrigger(Trigger[BlobTriggerOptions]):
                 raise BindingError(f"property 'path': {exc}") from None
         self.plugin.queues_config()
 
-    def admin_input(self, function: FunctionSpec, options: BlobTriggerOptions, value: Any) -> TriggerData:
+    async def admin_input(
+        self, function: FunctionSpec, options: BlobTriggerOptions, value: Any
+    ) -> TriggerData:
         """The admin API's input is a blob path (``container/name``): that blob is read and passed."""
         if not isinstance(value, str):
             raise BindingError(
                 f"a blobTrigger function takes a blob path such as 'container/name', not {value!r}"
             )
         container, name = _split(value)
-        got = self.plugin.read_blob_now(options.connection, container, name)
+        backend = await self.plugin.backend(options.connection)
+        async with self.plugin.errors():
+            got = await backend.get_blob(container, name)
         if got is None:
             raise BindingError(
                 f"blob '{container}/{name}' does not exist. Write it first (funchost storage blob put)"
             )
-        data, props, uri = got
-        metadata = blob_metadata(props, uri)
+        data, props = got
+        metadata = blob_metadata(props, backend.blob_uri(container, name))
         params = PathPattern(options.path).match(name) or {}
         binding = function.trigger
         return TriggerData(

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 
 from funchost.dotnet import parse_timespan
 from funchost.plugin import BindingError, BindingUnavailable, FunctionSpec, HostApi, Plugin, ServiceKey
 from funchost_storage.azure_backend import AzureStorage
-from funchost_storage.backend import BlobProperties, StorageBackend, StorageError, StorageUnavailable
+from funchost_storage.backend import StorageBackend, StorageError, StorageUnavailable
 from funchost_storage.bindings import (
-    BlobBinding,
+    BlobInput,
+    BlobOutput,
     BlobTrigger,
     QueueOutput,
     QueueTrigger,
@@ -52,7 +51,8 @@ class StoragePlugin(Plugin):
     def __init__(self, host: HostApi) -> None:
         super().__init__("storage", host)
         self.bindings = [
-            BlobBinding(self),
+            BlobInput(self),
+            BlobOutput(self),
             BlobTrigger(self),
             QueueOutput(self),
             QueueTrigger(self),
@@ -118,45 +118,6 @@ class StoragePlugin(Plugin):
             raise BindingUnavailable(str(exc)) from None
         except StorageError as exc:
             raise BindingError(str(exc)) from None
-
-    def read_blob_now(
-        self, connection: str | None, container: str, name: str
-    ) -> tuple[bytes, BlobProperties, str] | None:
-        """Read a blob synchronously (the admin API's conversion is synchronous)."""
-        conn = resolve(connection, self.host.setting)
-        backend = self._open(conn)
-        if isinstance(backend, EmbeddedStorage):
-            with contextlib.closing(sqlite3.connect(backend.path, timeout=30)) as db:
-                row = db.execute(
-                    "SELECT data, etag, modified, content_type FROM blobs WHERE container=? AND name=?",
-                    (container, name),
-                ).fetchone()
-            if row is None:
-                return None
-            data = bytes(row[0])
-            props = BlobProperties(
-                container, name, row[1], len(data), datetime.fromtimestamp(row[2], UTC), row[3]
-            )
-            return data, props, backend.blob_uri(container, name)
-        from azure.core.exceptions import AzureError, ResourceNotFoundError
-        from azure.storage.blob import BlobClient
-
-        assert conn.connection_string is not None, "admin reads of blobs need a connection string"
-        client = BlobClient.from_connection_string(conn.connection_string, container, name, retry_total=1)
-        try:
-            stream = client.download_blob()
-            data = stream.readall()
-        except ResourceNotFoundError:
-            return None
-        except AzureError as exc:
-            raise BindingUnavailable(f"cannot read blob '{container}/{name}': {type(exc).__name__}") from None
-        finally:
-            client.close()
-        p = stream.properties
-        props = BlobProperties(
-            container, name, str(p.etag), len(data), p.last_modified, "application/octet-stream"
-        )
-        return data, props, client.url
 
     # -- listeners --------------------------------------------------------------------------------------------
 

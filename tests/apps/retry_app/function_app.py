@@ -37,8 +37,12 @@ def exhausted(timer: func.TimerRequest, context: func.Context) -> None:
 
 
 @app.timer_trigger(schedule=YEARLY, arg_name="timer", run_on_startup=True, use_monitor=False)
-@app.retry(strategy="exponential_backoff", max_retry_count="-1", minimum_interval="00:00:00",
-           maximum_interval="00:00:00")
+@app.retry(
+    strategy="exponential_backoff",
+    max_retry_count="-1",
+    minimum_interval="00:00:00",
+    maximum_interval="00:00:00",
+)
 def forever(timer: func.TimerRequest, context: func.Context) -> None:
     if attempt("forever", context) < 6:
         raise RuntimeError("forever keeps failing")

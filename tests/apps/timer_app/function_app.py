@@ -19,6 +19,7 @@ def record(name: str, timer: func.TimerRequest, started: float) -> None:
         "schedule": timer.schedule,
         "start": started,
         "end": time.time(),
+        "pid": os.getpid(),
     }
     with RECORD.open("a") as f:
         f.write(json.dumps(line) + "\n")
