@@ -15,6 +15,7 @@ from funchost_assistants.bindings import (
     invoke_skill,
 )
 from funchost_assistants.chat import ChatModel, ScriptedChatModel, UnavailableChatModel, echo, open_chat_model
+from funchost_assistants.chat.connections import connection_lines, used_connections
 from funchost_assistants.keys import ASSISTANTS, CHAT, STORE
 from funchost_assistants.service import AssistantService, Coordination, Skill
 from funchost_assistants.stores import AssistantStore, open_store, sqlite_path
@@ -120,5 +121,22 @@ class AssistantsPlugin(Plugin):
         }.get(self.store_kind, store.describe())
         if self.host.provided(STORE) is not None:
             where = store.describe()
-        model = chat.describe().removeprefix("chat model: ")
-        return [f"Assistant store: {where}", f"Chat model: {model}"]
+        return [f"Assistant store: {where}", *self._describe_chat(chat)]
+
+    def _describe_chat(self, chat: ChatModel) -> list[str]:
+        """Per AI connection the bindings use, what a call would reach; the mode when no model is called."""
+        setting = self.host.setting
+        mode = (setting("FUNCHOST_CHAT") or "").strip().lower()
+        if self.host.provided(CHAT) is None and mode == "echo":
+            return ["Chat model: echo (FUNCHOST_CHAT=echo: the model repeats each user message, no network)"]
+        if (
+            self.host.provided(CHAT) is not None
+            or mode not in ("", "openai")
+            or setting("FUNCHOST_CHAT_REPLAY")
+            or isinstance(chat, UnavailableChatModel)
+        ):
+            return [f"Chat model: {chat.describe().removeprefix('chat model: ')}"]
+        record = setting("FUNCHOST_CHAT_RECORD")
+        suffix = f", recording to {record}" if record else ""
+        used = used_connections(self.host.functions, ("assistantPost", "textCompletion"), setting)
+        return connection_lines("Chat model", setting, used, suffix)

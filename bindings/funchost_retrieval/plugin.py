@@ -7,6 +7,7 @@ from typing import Any
 
 from funchost.plugin import BindingError, HostApi, Plugin
 from funchost_assistants.chat import ChatModel, ScriptedChatModel, UnavailableChatModel, echo, open_chat_model
+from funchost_assistants.chat.connections import connection_lines, used_connections
 from funchost_assistants.chat.openai import OpenAIChatModel
 from funchost_assistants.keys import CHAT
 from funchost_retrieval.bindings import Embeddings, EmbeddingsStore, SemanticSearch
@@ -176,7 +177,28 @@ class RetrievalPlugin(Plugin):
         else:
             dims = f", {provider.dimensions} dimensions" if provider.dimensions else ""
             serves = f"serves searchProvider '{provider.type}' ({provider.name}{dims})"
-        return [f"Vector store: {where}; {serves}", f"Embeddings model: {self.embedder.describe()}"]
+        return [f"Vector store: {where}; {serves}", *self._describe_embeddings()]
+
+    def _describe_embeddings(self) -> list[str]:
+        """Per AI connection the bindings use, what an embeddings call would reach (§8)."""
+        embedder, setting = self.embedder, self.host.setting
+        if (
+            not isinstance(embedder, ModelEmbedder)
+            or self.host.provided(EMBEDDER) is not None
+            or (
+                self.host.provided(CHAT) is not None
+                and self._chat is not None
+                and hasattr(self._chat, "embed")
+            )
+            or setting("FUNCHOST_CHAT_REPLAY")
+        ):
+            return [f"Embeddings model: {embedder.describe()}"]
+        record = setting("FUNCHOST_CHAT_RECORD")
+        suffix = f", recording to {record}" if record else ""
+        used = used_connections(
+            self.host.functions, ("embeddings", "embeddingsStore", "semanticSearch"), setting
+        )
+        return connection_lines("Embeddings model", setting, used, suffix)
 
     async def close(self) -> None:
         return None
