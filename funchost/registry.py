@@ -12,6 +12,7 @@ import builtins
 import difflib
 import functools
 import logging
+import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -63,12 +64,19 @@ class BindingOptions(BaseModel):
 
     @classmethod
     def property_names(cls) -> dict[str, str]:
-        """Lower-cased JSON name -> JSON name."""
-        names: dict[str, str] = {}
-        for fname, info in cls.model_fields.items():
-            alias = info.alias or fname
-            names[alias.lower()] = alias
+        """Lower-cased JSON name -> JSON name (computed once per class; do not mutate)."""
+        names = _PROPERTY_NAMES.get(cls)
+        if names is None:
+            names = {}
+            for fname, info in cls.model_fields.items():
+                alias = info.alias or fname
+                names[alias.lower()] = alias
+            _PROPERTY_NAMES[cls] = names
         return names
+
+
+_PROPERTY_NAMES: weakref.WeakKeyDictionary[type[BindingOptions], dict[str, str]] = weakref.WeakKeyDictionary()
+"""Options class -> its property names (pydantic's ``model_fields`` is slow to read on every binding)."""
 
 
 @dataclass(frozen=True)
