@@ -96,16 +96,22 @@ class Context:
         function_directory: str,
         traceparent: str = "",
         tracestate: str = "",
+        retry: RetryContext | None = None,
     ) -> None:
         self.__invocation_id = invocation_id
         self.__function_name = function_name
         self.__function_directory = function_directory
         self.__trace = TraceContext(child_traceparent(traceparent), tracestate, {})
-        self.__retry = RetryContext()
+        self.__retry = retry or RetryContext()
 
     @classmethod
     def for_trigger(
-        cls, invocation_id: str, function_name: str, function_directory: str, binding_data: Mapping[str, Any]
+        cls,
+        invocation_id: str,
+        function_name: str,
+        function_directory: str,
+        binding_data: Mapping[str, Any],
+        retry: RetryContext | None = None,
     ) -> Context:
         """A context whose trace continues the caller's ``traceparent``/``tracestate`` headers, if any."""
         headers = binding_data.get("Headers") if isinstance(binding_data, Mapping) else None
@@ -113,7 +119,7 @@ class Context:
         if isinstance(headers, Mapping):
             parent = _header(headers, "traceparent")
             state = _header(headers, "tracestate")
-        return cls(invocation_id, function_name, function_directory, parent, state)
+        return cls(invocation_id, function_name, function_directory, parent, state, retry)
 
     @property
     def invocation_id(self) -> str:

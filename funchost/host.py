@@ -177,7 +177,7 @@ class Host:
             if allow and spec.name.lower() not in allow:
                 continue
             self.bound[spec.name.lower()] = bind_function(spec, self.registry, self.setting)
-        self.retries = retry.policies(self.bound.values(), self.index)
+        self.retries = retry.policies(self.bound.values())
 
     async def start(self) -> None:
         """Report problems, start plugins and triggers; the host is Running afterwards."""

@@ -181,6 +181,7 @@ def _spec_from_v2(function: Any, script: Path, settings: Mapping[str, str]) -> F
         script_file=script,
         is_async=inspect.iscoroutinefunction(user_func),
         disabled=is_disabled(name, settings),
+        retry=dict(function.get_settings_dict("retry_policy") or {}) or None,
     )
     try:
         spec.bindings = _parse_bindings(json.loads(raw) for raw in function.get_raw_bindings())
@@ -241,6 +242,8 @@ def _spec_from_v1(root: Path, folder: Path, settings: Mapping[str, str]) -> Func
     )
     try:
         config = _read_function_json(folder / "function.json")
+        retry = config.get("retry")
+        spec.retry = retry if isinstance(retry, dict) else None
         raw_bindings = config.get("bindings")
         if not isinstance(raw_bindings, list) or not raw_bindings:
             raise FunctionLoadError("At least one binding must be declared.")

@@ -199,6 +199,9 @@ class Binding(ABC, Generic[OptionsT]):
 class Trigger(Binding[OptionsT]):
     returns_to_caller: ClassVar[bool] = False
     """True when the function's return value goes back to whoever fired the trigger (skills)."""
+    supports_retry: ClassVar[bool] = False
+    """True when the host applies ``@app.retry`` policies to this trigger's runs (as the runtime does for timer,
+    Event Hubs, Cosmos DB, Kafka); other triggers get the runtime's "not supported" warning."""
 
     def admin_input(
         self, function: FunctionSpec, options: OptionsT, value: Any

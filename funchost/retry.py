@@ -1,8 +1,8 @@
 """Retry policies (``@app.retry``, function.json ``retry``): the host reruns a failed execution.
 
-As the Functions runtime does: only functions whose trigger supports retry policies (timer, Event Hubs, Cosmos
-DB, Kafka) are rerun; any other trigger with a policy gets the host's warning at load and runs once (queue and
-blob triggers retry through ``maxDequeueCount`` instead). ``max_retry_count`` counts reruns (3 = up to 4
+As the Functions runtime does: only functions whose trigger plugin declares retry support
+(``Trigger.supports_retry``) are rerun; any other trigger with a policy gets the host's warning at load and runs
+once. ``max_retry_count`` counts reruns (3 = up to 4
 executions), ``-1`` reruns until success. Calls from the admin API and from tests are never retried.
 """
 
@@ -12,29 +12,22 @@ import asyncio
 import contextvars
 import logging
 import random
-import sys
 import traceback
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from funchost.context import RetryContext, RpcException
 from funchost.dotnet import format_timespan, parse_timespan
-from funchost.indexing import read_function_json
+from funchost.registry import Trigger
 
 if TYPE_CHECKING:
-    from funchost.indexing import IndexResult
     from funchost.invocation import BoundFunction
     from funchost.registry import InvocationResult
-    from funchost.spec import FunctionSpec
 
 log = logging.getLogger("funchost.retry")
 """Host lines (the runtime's ``Function.<name>`` category): the wait line is Debug, shown with --verbose."""
-
-SUPPORTED_TRIGGERS = frozenset({"timertrigger", "eventhubtrigger", "cosmosdbtrigger", "kafkatrigger"})
-"""Trigger types whose extensions declare retry support (the WebJobs ``SupportsRetry`` attribute)."""
 
 RANDOMIZATION = 0.2
 """Exponential backoff adds ``minimum * 2^(n-1) * U(0.8, 1.2)`` per retry, as the runtime's strategy does."""
@@ -142,43 +135,7 @@ class _Host(Protocol):
     def state(self) -> str: ...
 
 
-def raw_policy(spec: FunctionSpec, index: IndexResult) -> Mapping[str, Any] | None:
-    """A function's retry settings as written: function.json ``retry`` (v1) or ``@app.retry`` (v2)."""
-    if index.model == "v1":
-        return _from_function_json(spec.directory / "function.json")
-    return _from_v2(spec, index.script_file)
-
-
-def _from_function_json(path: Path) -> Mapping[str, Any] | None:
-    try:
-        data = read_function_json(path.read_text(encoding="utf-8-sig"))
-    except (OSError, ValueError):
-        return None  # indexing reports unreadable function.json files
-    retry = data.get("retry") if isinstance(data, dict) else None
-    return retry if isinstance(retry, dict) else None
-
-
-def _from_v2(spec: FunctionSpec, script_file: Path | None) -> Mapping[str, Any] | None:
-    """The ``retry_policy`` setting of the library's Function object for this user function."""
-    if script_file is None:
-        return None
-    module = sys.modules.get(script_file.stem)
-    if module is None:
-        return None
-    for value in list(vars(module).values()):
-        builders = getattr(value, "_function_builders", None)
-        if not isinstance(builders, list):
-            continue
-        for builder in builders:
-            function = getattr(builder, "_function", None)
-            if function is None or getattr(function, "get_user_function", lambda: None)() is not spec.func:
-                continue
-            settings = function.get_settings_dict("retry_policy")
-            return dict(settings) if settings else None
-    return None
-
-
-def policies(functions: Iterable[BoundFunction], index: IndexResult) -> dict[str, RetryPolicy]:
+def policies(functions: Iterable[BoundFunction]) -> dict[str, RetryPolicy]:
     """The policies the host applies, by lower-cased function name; a bad policy puts its function in error,
     a policy on a trigger without retry support gets the runtime's warning."""
     found: dict[str, RetryPolicy] = {}
@@ -186,7 +143,7 @@ def policies(functions: Iterable[BoundFunction], index: IndexResult) -> dict[str
         spec = bound.spec
         if not spec.bindings or spec.errors:
             continue
-        raw = raw_policy(spec, index)
+        raw = spec.retry
         if not raw:
             continue
         try:
@@ -194,7 +151,8 @@ def policies(functions: Iterable[BoundFunction], index: IndexResult) -> dict[str
         except RetryPolicyError as exc:
             spec.errors.append(f"{exc}.")
             continue
-        if spec.trigger.kind not in SUPPORTED_TRIGGERS:
+        trigger = bound.trigger.plugin
+        if not (isinstance(trigger, Trigger) and trigger.supports_retry):
             log.warning("Retries are not supported for function 'Functions.%s'.", spec.name)
             continue
         found[spec.name.lower()] = policy
@@ -256,11 +214,3 @@ def _rpc_exception(failure: BaseException) -> RpcException:
     cause = getattr(failure, "cause", None) or failure
     stack = "".join(traceback.format_tb(cause.__traceback__))
     return RpcException(type(cause).__module__, stack, f"{type(cause).__name__}: {cause}")
-
-
-def attach(context: Any) -> None:
-    """Give a worker ``context`` the retry state of the invocation it belongs to (none outside a retry)."""
-    state = current.get()
-    if state is not None:
-        # funchost.context.Context keeps it private and has no setter; see the report to the lead.
-        context._Context__retry = state

@@ -58,6 +58,8 @@ class FunctionSpec:
     wants_context: bool = False
     errors: list[str] = field(default_factory=list)
     disabled: bool = False
+    retry: Mapping[str, Any] | None = None
+    """The retry policy as written (``@app.retry`` in v2, ``"retry"`` in function.json), None without one."""
 
     @property
     def trigger(self) -> BindingSpec:

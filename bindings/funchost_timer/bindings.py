@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, tzinfo
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from azure.functions.timer import TimerRequest
 from azure.functions.warmup import WarmUpContext
@@ -29,6 +29,7 @@ def timer_binding_data(now: datetime, tz: tzinfo) -> dict[str, Any]:
 class TimerTrigger(Trigger[TimerOptions]):
     type = "timerTrigger"
     options = TimerOptions
+    supports_retry: ClassVar[bool] = True  # the runtime applies @app.retry to timer runs
 
     def __init__(self, plugin: TimerPlugin) -> None:
         self.plugin = plugin
