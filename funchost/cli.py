@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import errno
 import logging
 import os
 import signal
 import socket
 import sys
+import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +28,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("funchost.cli")
 STATE_DIR = ".funchost"
+SHUTDOWN_SECONDS = 5.0
+"""How long a stop (SIGINT/SIGTERM) waits for running requests, plugins and threads before it abandons them."""
 
 
 def build_parser(plugins: Sequence[PluginInfo] = ()) -> argparse.ArgumentParser:
@@ -120,7 +125,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     root = Path(args.script_root)
     if not root.is_dir():
-        print(f'"{args.script_root}" doesn\'t exist.', file=sys.stderr)
+        problem = "is not a folder" if root.exists() else "doesn't exist"
+        print(
+            f'"{args.script_root}" {problem}: --script-root takes the function app\'s folder (the one holding '
+            "host.json).",
+            file=sys.stderr,
+        )
+        return 1
+    if args.command == "start" and args.port is not None and not 0 < args.port < 65536:
+        print(f"--port {args.port} is not a port: use a number from 1 to 65535.", file=sys.stderr)
         return 1
     root = root.resolve()
     if args.command == "start":
@@ -134,9 +147,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return start(args, root, overrides)
     if args.command == "functions":
         return list_functions(root)
-    from funchost.web.keys import KeyRing
+    from funchost.web.keys import KeyRing, KeysFileError
 
-    ring = KeyRing.load_or_create(root / STATE_DIR)
+    try:
+        ring = KeyRing.load_or_create(root / STATE_DIR)
+    except KeysFileError as exc:
+        print(exc, file=sys.stderr)
+        return 1
     print(f"Master key: {ring.master}\nFunction key (default): {ring.function}\nFile: {ring.path}")
     return 0
 
@@ -180,6 +197,9 @@ def start(args: argparse.Namespace, root: Path, overrides: dict[str, str]) -> in
     credentials = (
         args.cors_credentials if args.cors_credentials is not None else config.local.cors_credentials
     )
+    if not 0 < port < 65536:
+        console.write(f"Port {port} (Host.LocalHttpPort) is not a port: use a number from 1 to 65535.", "red")
+        return 1
     try:
         sock = _listen(bind, port)
     except OSError as exc:
@@ -189,8 +209,13 @@ def start(args: argparse.Namespace, root: Path, overrides: dict[str, str]) -> in
                 "using --port [-p].",
                 "red",
             )
-            return 1
-        raise
+        else:
+            console.write(
+                f"Cannot listen on {bind} port {port}: {exc.strerror or exc}. --host takes an address of this "
+                "machine (default 127.0.0.1; 0.0.0.0 for every interface).",
+                "red",
+            )
+        return 1
     user_level = level_from_name(
         args.user_log_level or os.environ.get("FUNCTIONS_USER_LOG_LEVEL") or config.host.log_level_default
     )
@@ -235,8 +260,8 @@ async def _serve(
     from funchost.console import ALWAYS
     from funchost.host import Host
     from funchost.settings import ConfigError
-    from funchost.web.app import Server
-    from funchost.web.keys import KeyRing
+    from funchost.web.app import HANDLER_LIMITS, Server
+    from funchost.web.keys import KeyRing, KeysFileError
 
     console.write()
     console.write(f"funchost {__version__}  (Azure Functions host, Python worker semantics)", "gray")
@@ -253,7 +278,11 @@ async def _serve(
     except ConfigError as exc:
         console.write(str(exc), "red")
         return 1
-    keys = KeyRing.load_or_create(options.script_root / STATE_DIR) if options.enable_auth else None
+    try:
+        keys = KeyRing.load_or_create(options.script_root / STATE_DIR) if options.enable_auth else None
+    except KeysFileError as exc:
+        console.write(str(exc), "red")
+        return 1
     host.keys = keys
     server = Server(
         host,
@@ -265,9 +294,15 @@ async def _serve(
     for error in host.index.errors:
         log.error("%s", error)
     await host.start()
-    runner = web.AppRunner(server.app, access_log=None, handle_signals=False)
+    runner = web.AppRunner(
+        server.app,
+        access_log=None,
+        handle_signals=False,
+        max_line_size=HANDLER_LIMITS["max_line_size"],
+        max_field_size=HANDLER_LIMITS["max_field_size"],
+    )
     await runner.setup()
-    site = web.SockSite(runner, sock, shutdown_timeout=5)
+    site = web.SockSite(runner, sock, shutdown_timeout=SHUTDOWN_SECONDS * 0.6)
     await site.start()
     base = f"http://localhost:{host.port}"
     console.functions_block(host.summaries(base))
@@ -284,9 +319,7 @@ async def _serve(
     if not options.verbose:
         console.write("For detailed output, run funchost with --verbose flag.", "darkcyan")
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    _on_stop_signals(asyncio.get_running_loop(), stop)
     watcher = None
     if args.reload:
         from funchost.reload import Reloader
@@ -294,11 +327,89 @@ async def _serve(
         watcher = Reloader(server, options, console=console)
         await watcher.start()
     await stop.wait()
-    if watcher is not None:
-        await watcher.stop()
-    await runner.cleanup()
-    await server.current.close()
+    log.info(
+        "Stopping: running invocations get up to %gs; press Ctrl+C again to exit at once.",
+        SHUTDOWN_SECONDS,
+        extra={ALWAYS: True},
+    )
+    started = asyncio.get_running_loop().time()
+
+    async def teardown() -> None:
+        if watcher is not None:
+            await watcher.stop()
+        await runner.cleanup()
+        await server.current.close()
+        await asyncio.get_running_loop().shutdown_default_executor()
+
+    try:
+        await asyncio.wait_for(teardown(), SHUTDOWN_SECONDS)
+    except TimeoutError:
+        pass
+    except Exception:
+        log.exception("Stopping the host failed.")
+    abandoned = _abandoned(server.current.invoker.busy(), asyncio.get_running_loop().time() - started)
+    if abandoned:
+        log.warning("%s", abandoned)
+        _exit_now(0)
     return 0
+
+
+def _on_stop_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+    """SIGINT/SIGTERM start a bounded stop; a second one exits at once (Python handlers, so a signal is seen
+    even while a function blocks the event loop). A backstop ends the process if the stop itself hangs."""
+    received: list[int] = []
+
+    def handler(signum: int, _frame: object) -> None:
+        received.append(signum)
+        if len(received) > 1:
+            _exit_now(130, f"{signal.Signals(signum).name} again: exiting at once, abandoning the stop.")
+        loop.call_soon_threadsafe(stop.set)
+
+        def backstop() -> None:
+            time.sleep(SHUTDOWN_SECONDS + 3)
+            _exit_now(
+                1,
+                f"The host did not stop within {SHUTDOWN_SECONDS + 3:g}s (is the event loop blocked?); exiting.",
+            )
+
+        threading.Thread(target=backstop, name="funchost-stop-backstop", daemon=True).start()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, handler)
+
+
+def _abandoned(busy: list[str], elapsed: float) -> str:
+    """What a stop leaves running (sync invocations, the app's non-daemon threads), as one message; '' if
+    nothing: the process can end normally."""
+    main = threading.main_thread()
+    deadline = time.monotonic() + 0.5
+    for thread in threading.enumerate():  # idle pool threads are on their way out
+        if thread is not main and not thread.daemon:
+            thread.join(max(0.0, deadline - time.monotonic()))
+    threads = [
+        t
+        for t in threading.enumerate()
+        if t is not main and not t.daemon and not t.name.startswith("funchost-fn")
+    ]
+    if not busy and not threads and not any(t.name.startswith("funchost-fn") for t in threading.enumerate()):
+        return ""
+    parts = [f"sync invocation {b}" for b in busy]
+    parts += [f"thread '{t.name}' (not a daemon thread; started by the app or a library)" for t in threads]
+    return (
+        f"Stopped after {elapsed:.1f}s, abandoning what did not finish: {'; '.join(parts) or 'worker threads'}. "
+        "Threads cannot be stopped from outside, so the process exits without waiting for them."
+    )
+
+
+def _exit_now(code: int, message: str | None = None) -> None:
+    """Flush what was printed and end the process now, without waiting for threads (no threading._shutdown)."""
+    with contextlib.suppress(Exception):
+        if message:
+            logging.getLogger("funchost.cli").warning("%s", message)
+        for stream in (sys.stdout, sys.__stdout__, sys.stderr):
+            if stream is not None:
+                stream.flush()
+    os._exit(code)
 
 
 def _is_loopback(address: str) -> bool:
@@ -338,6 +449,14 @@ def list_functions(root: Path) -> int:
     result = index_app(root, config.settings)
     for error in result.errors:
         print(error, file=sys.stderr)
+    if not result.functions and not result.errors:
+        print(
+            f"No functions found in {root}: it has no {result.script_file.name if result.script_file else 'function_app.py'} (v2 model) and no "
+            "<function>/function.json folder (v1 model). Run funchost in the function app's folder, or pass "
+            "--script-root.",
+            file=sys.stderr,
+        )
+        return 1
     for fn in result.functions:
         print(f"{fn.name}: {fn.trigger.type if any(b.is_trigger for b in fn.bindings) else '(no trigger)'}")
         for b in fn.bindings:

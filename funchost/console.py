@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
 import io
 import logging
 import os
+import re
 import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TextIO
+from typing import Any, TextIO
 
 from funchost.spec import FunctionSpec
 
@@ -53,6 +55,21 @@ LEVEL_COLORS = {
 }
 ALWAYS = "funchost_always"
 """Set ``extra={ALWAYS: True}`` on a record to show it whatever the level filter."""
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+"""Characters a terminal acts on (ESC sequences, carriage return, backspace, C1) or a log viewer splits at."""
+
+
+def escape_controls(text: str) -> str:
+    """Control characters as visible escapes (``\\x1b``), so printed text cannot move the cursor, colour or
+    overwrite the console, or start a line of its own; ``\\r\\n`` counts as a newline, tabs stay."""
+    if _CONTROL.search(text) is None:
+        return text
+    return _CONTROL.sub(_escaped, text.replace("\r\n", "\n"))
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def timestamp(moment: datetime | None = None) -> str:
@@ -158,7 +175,9 @@ class Console:
         self._flush_soon()
 
     def log_lines(self, message: str, level: int = logging.INFO, created: float | None = None) -> None:
-        """One timestamped line per line of ``message``, like Core Tools."""
+        """One timestamped line per line of ``message``, like Core Tools; control characters are escaped, so every
+        line on the console starts with the host's own timestamp."""
+        message = escape_controls(message)
         stamp = self.paint(f"[{stamp_of(time.time() if created is None else created)}]", "gray")
         if "\n" not in message and not self.color:
             self.stream.write(f"{stamp} {message}\n")
@@ -242,32 +261,78 @@ class CaptureHandler(logging.Handler):
 
 
 class PrintToLog(io.TextIOBase):
-    """A ``sys.stdout`` that logs each printed line on ``Host.Function.Console``, as the worker's stdout is."""
+    """A ``sys.stdout`` that logs each printed line on ``Host.Function.Console``, as the worker's stdout is.
+
+    Text without a newline is kept per thread as a list of pieces (joined once, at the newline): a loop of
+    ``print(..., end="")`` costs linear time. ``buffer`` takes bytes (UTF-8), like a real stdout's."""
+
+    encoding = "utf-8"
+    errors = "replace"
 
     def __init__(self, logger_name: str = "Host.Function.Console") -> None:
         super().__init__()
         self.logger = logging.getLogger(logger_name)
         self._lock = threading.Lock()
-        self._pending: dict[int, str] = {}
+        self._pending: dict[int, list[str]] = {}
+        self.buffer = _BytesToText(self)
 
     def writable(self) -> bool:
         return True
 
+    def isatty(self) -> bool:
+        return False
+
     def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
         key = threading.get_ident()
+        if "\n" not in text:
+            with self._lock:
+                self._pending.setdefault(key, []).append(text)
+            return len(text)
+        first, *lines = text.split("\n")
+        rest = lines.pop()
         with self._lock:
-            *lines, rest = (self._pending.pop(key, "") + text).split("\n")
+            pieces = self._pending.pop(key, None)
             if rest:
-                self._pending[key] = rest
-        for line in lines:
+                self._pending[key] = [rest]
+        if pieces:
+            pieces.append(first)
+            first = "".join(pieces)
+        for line in (first, *lines):
             self.logger.info(line)
         return len(text)
 
     def flush(self) -> None:
         with self._lock:
-            rest = self._pending.pop(threading.get_ident(), "")
-        if rest:
-            self.logger.info(rest)
+            pieces = self._pending.pop(threading.get_ident(), None)
+        if pieces:
+            self.logger.info("".join(pieces))
+
+
+class _BytesToText(io.RawIOBase):
+    """``sys.stdout.buffer`` for :class:`PrintToLog`: bytes decoded as UTF-8 (a sequence split across writes is
+    kept until complete)."""
+
+    def __init__(self, text: PrintToLog) -> None:
+        super().__init__()
+        self._text = text
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._lock = threading.Lock()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        raw = bytes(data)
+        with self._lock:
+            text = self._decoder.decode(raw)
+        if text:
+            self._text.write(text)
+        return len(raw)
+
+    def flush(self) -> None:
+        self._text.flush()
 
 
 def level_from_name(name: str | None, default: int = logging.INFO) -> int:

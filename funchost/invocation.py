@@ -11,9 +11,12 @@ import contextvars
 import functools
 import json
 import logging
+import os
 import random
+import threading
 import time
 import traceback
+import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -73,6 +76,92 @@ class InvocationError(Exception):
 
 class FunctionTimeout(Exception):
     """The function ran longer than host.json ``functionTimeout``."""
+
+
+BLOCKED_LOOP_SECONDS = 1.0
+"""An ``async def`` function that holds the event loop this long gets a warning (asyncio debug mode's
+slow-callback check, done from a thread and only while async functions run)."""
+log = logging.getLogger("funchost.invocation")
+
+
+@dataclass
+class _Busy:
+    function: str
+    invocation_id: str
+    since: float
+
+    def describe(self, now: float) -> str:
+        return f"'Functions.{self.function}' (Id={self.invocation_id}, running for {now - self.since:.1f}s)"
+
+
+class LoopWatch:
+    """Warns, naming the function, when an ``async def`` function blocks the event loop (``time.sleep``, blocking
+    I/O): a thread posts a no-op to the loop every half threshold while async functions run and reports when it
+    is not run within the threshold. No cost while no async function runs."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, threshold: float) -> None:
+        self.loop = loop
+        self.threshold = threshold
+        self.running: dict[asyncio.Task[Any], tuple[str, str]] = {}
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def enter(self, task: asyncio.Task[Any], function: str, invocation_id: str) -> None:
+        self.running[task] = (function, invocation_id)
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="funchost-loopwatch", daemon=True)
+            self._thread.start()
+        self._wake.set()
+
+    def leave(self, task: asyncio.Task[Any]) -> None:
+        self.running.pop(task, None)
+
+    def _run(self) -> None:
+        while not self.loop.is_closed():
+            if not self.running:
+                self._wake.wait(1.0)
+                self._wake.clear()
+                continue
+            beat = threading.Event()
+            try:
+                self.loop.call_soon_threadsafe(beat.set)
+            except RuntimeError:  # the loop closed
+                return
+            started = time.monotonic()
+            if beat.wait(self.threshold):
+                time.sleep(self.threshold / 2)
+                continue
+            task = asyncio.current_task(self.loop)
+            who = self.running.get(task) if task is not None else None
+            culprit = (
+                f"'Functions.{who[0]}' (Id={who[1]})"
+                if who
+                else "Code run by one of these async functions: "
+                + ", ".join(f"'Functions.{f}' (Id={i})" for f, i in list(self.running.values()))
+            )
+            log.warning(
+                "%s has blocked the event loop for %.1fs: no other request is served, not even "
+                "/admin/host/ping, and functionTimeout cannot fire while it blocks. An async def function must "
+                "not call blocking code: use `await asyncio.sleep(...)` instead of time.sleep(), and run blocking "
+                "work in a thread (`await asyncio.to_thread(work, ...)`), or make the function a plain def.",
+                culprit,
+                time.monotonic() - started,
+            )
+            while not beat.wait(1.0):
+                if self.loop.is_closed():
+                    return
+            log.warning("%s blocked the event loop for %.1fs.", culprit, time.monotonic() - started)
+
+
+_watches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopWatch] = weakref.WeakKeyDictionary()
+
+
+def loop_watch(loop: asyncio.AbstractEventLoop) -> LoopWatch:
+    """The blocked-loop watch of ``loop`` (one per loop, shared by every host version)."""
+    watch = _watches.get(loop)
+    if watch is None:
+        watch = _watches[loop] = LoopWatch(loop, BLOCKED_LOOP_SECONDS)
+    return watch
 
 
 @dataclass
@@ -201,11 +290,23 @@ class Invoker:
         timeout: timedelta | None = None,
     ) -> None:
         self.host = host
-        self.pool = ThreadPoolExecutor(max_workers=thread_count, thread_name_prefix="funchost-fn")
+        self.thread_count = thread_count or min(32, (os.cpu_count() or 1) + 4)
+        self.pool = ThreadPoolExecutor(max_workers=self.thread_count, thread_name_prefix="funchost-fn")
         self.timeout = timeout
         self.in_flight = 0
+        self._busy: dict[str, _Busy] = {}
+        """Sync invocations holding a worker thread, by invocation id (written from the worker threads)."""
+        self._queued = 0
+        self._busy_lock = threading.Lock()
         self._running: dict[int, _Deadline] = {}
         self._watchdog: asyncio.Task[None] | None = None
+
+    def busy(self) -> list[str]:
+        """The sync invocations holding a worker thread now, longest first."""
+        now = time.monotonic()
+        with self._busy_lock:
+            held = sorted(self._busy.values(), key=lambda b: b.since)
+        return [b.describe(now) for b in held]
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
@@ -237,6 +338,8 @@ class Invoker:
         try:
             result = await self._run(bound, trigger, invocation_id)
         except BaseException as exc:
+            task = asyncio.current_task()
+            cancelled = isinstance(exc, asyncio.CancelledError) and task is not None and task.cancelling() > 0
             duration = int((time.perf_counter() - started) * 1000)
             message, status = self._failure(fn, exc)
             log.error(
@@ -246,7 +349,9 @@ class Invoker:
                 duration,
                 message,
             )
-            if isinstance(exc, asyncio.CancelledError):
+            if (
+                cancelled
+            ):  # the caller went away or the host stops; a CancelledError the function raised is a failure
                 raise
             raise InvocationError(fn.name, invocation_id, message, exc, status) from exc
         finally:
@@ -280,9 +385,8 @@ class Invoker:
                 outs[b.spec.name] = args[b.spec.name] = _Out()
         if fn.wants_context:
             args["context"] = Context.for_trigger(
-                invocation_id, fn.name, str(fn.directory), trigger.binding_data
+                invocation_id, fn.name, str(fn.directory), trigger.binding_data, retry.current.get()
             )
-            retry.attach(args["context"])  # retry_context of a rerun (funchost.retry)
         returned = await self._call(fn, args, invocation_id)
         values: dict[str, Any] = {name: out.get() for name, out in outs.items()}
         if any(b.spec.name == "$return" for b in bound.outputs):
@@ -294,18 +398,75 @@ class Invoker:
 
     async def _call(self, fn: FunctionSpec, args: dict[str, Any], invocation_id: str) -> Any:
         assert fn.func is not None
-        if fn.is_async:
-            work: Any = fn.func(**args)
-        else:
-            loop = asyncio.get_running_loop()
-            ctx = contextvars.copy_context()
-            work = loop.run_in_executor(
-                self.pool, functools.partial(ctx.run, _call_sync, fn.func, args, invocation_id)
-            )
-        if self.timeout is None:
-            return await work
         task = asyncio.current_task()
         assert task is not None
+        loop = asyncio.get_running_loop()
+        started: list[bool] = []
+        if fn.is_async:
+            watch = loop_watch(loop)
+            watch.enter(task, fn.name, invocation_id)
+            try:
+                return await self._deadline(fn, fn.func(**args), invocation_id, task, started)
+            finally:
+                watch.leave(task)
+        ctx = contextvars.copy_context()
+        self._note_queue(fn, invocation_id)
+        work = loop.run_in_executor(
+            self.pool, functools.partial(ctx.run, self._run_sync, fn, args, invocation_id, started)
+        )
+        try:
+            return await self._deadline(fn, work, invocation_id, task, started)
+        finally:
+            with self._busy_lock:
+                if not started:  # cancelled while queued: it will never run
+                    self._queued -= 1
+                    started.append(False)
+
+    def _run_sync(
+        self, fn: FunctionSpec, args: dict[str, Any], invocation_id: str, started: list[bool]
+    ) -> Any:
+        """Runs in a worker thread: the function, with this thread marked busy with it."""
+        assert fn.func is not None
+        with self._busy_lock:
+            if not started:
+                self._queued -= 1
+            started.append(True)
+            self._busy[invocation_id] = _Busy(fn.name, invocation_id, time.monotonic())
+        try:
+            return _call_sync(fn.func, args, invocation_id)
+        finally:
+            with self._busy_lock:
+                self._busy.pop(invocation_id, None)
+
+    def _note_queue(self, fn: FunctionSpec, invocation_id: str) -> None:
+        """Count a sync call going to the pool; say so when it must wait because every thread is busy."""
+        with self._busy_lock:
+            full = len(self._busy) + self._queued >= self.thread_count
+            self._queued += 1
+        if full:
+            log.warning(
+                "All %d worker threads (PYTHON_THREADPOOL_THREAD_COUNT) are busy with sync functions: %s. "
+                "'Functions.%s' (Id=%s) waits for a free thread (functionTimeout counts from now). A sync function "
+                "that never returns holds its thread for good (threads cannot be killed): fix it, make the "
+                "function async, or raise PYTHON_THREADPOOL_THREAD_COUNT. Async functions, the admin API and "
+                "/admin/host/ping keep working.",
+                self.thread_count,
+                ", ".join(self.busy()) or "(starting)",
+                fn.name,
+                invocation_id,
+            )
+
+    async def _deadline(
+        self,
+        fn: FunctionSpec,
+        work: Awaitable[Any],
+        invocation_id: str,
+        task: asyncio.Task[Any],
+        started: list[bool],
+    ) -> Any:
+        """Await the call, cancelled at host.json ``functionTimeout``."""
+        if self.timeout is None:
+            return await work
         seconds = self.timeout.total_seconds()
         if self._watchdog is None or self._watchdog.done():
             self._watchdog = asyncio.get_running_loop().create_task(self._watch(min(1.0, seconds / 10)))
@@ -318,14 +479,22 @@ class Invoker:
                 raise
             task.uncancel()
             limit = format_timespan(self.timeout)
+            waited = ""
+            if not fn.is_async and not started:
+                waited = (
+                    f" It never started: it waited the whole time for a worker thread, all {self.thread_count} "
+                    f"were busy with {', '.join(self.busy()) or 'other calls'}."
+                )
             logging.getLogger(f"Function.{fn.name}").error(
-                "Timeout value of %s exceeded by function 'Functions.%s' (Id: '%s'). Initiating cancellation.",
+                "Timeout value of %s exceeded by function 'Functions.%s' (Id: '%s'). Initiating cancellation.%s",
                 limit,
                 fn.name,
                 invocation_id,
+                waited,
             )
             raise FunctionTimeout(
                 f"Timeout value of {limit} was exceeded by function: Functions.{fn.name}"
+                + (f".{waited}" if waited else "")
             ) from None
         finally:
             del self._running[id(deadline)]

@@ -12,9 +12,12 @@ import contextlib
 import importlib.util
 import logging
 import os
+import sys
 import time
+import traceback
 from collections.abc import Iterable
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING
 
 from watchfiles import Change, awatch
@@ -50,6 +53,8 @@ IGNORED_DIRS = frozenset(
 KEEPING = "Keeping the last good version running; fix the error and save again."
 RETIRE_GRACE = 0.05
 """A moment for requests accepted just before the swap to reach the old version's dispatch."""
+SLOW_IMPORT_SECONDS = float(os.environ.get("FUNCHOST_RELOAD_SLOW_SECONDS") or 10)
+"""A reload still importing the app after this long is reported (where it is stuck); the next save abandons it."""
 _KINDS = {Change.added: "Created", Change.modified: "Changed", Change.deleted: "Deleted"}
 
 
@@ -140,7 +145,50 @@ class Reloader:
                 return
             changes, self._pending = self._pending, set()
             if changes:
-                await self.handle(changes)
+                await self._supervise(asyncio.get_running_loop().create_task(self.handle(changes)))
+
+    async def _supervise(self, task: asyncio.Task[bool]) -> None:
+        """Wait for one reload; report an import that hangs, and abandon it when the app is saved again (or the
+        host stops), so that a later reload works."""
+        reported = False
+        again = False
+        try:
+            while True:
+                waker = asyncio.get_running_loop().create_task(self._wake.wait())
+                done, _ = await asyncio.wait(
+                    {task, waker}, timeout=SLOW_IMPORT_SECONDS, return_when=asyncio.FIRST_COMPLETED
+                )
+                waker.cancel()
+                if task in done:
+                    if not task.cancelled() and task.exception() is not None:
+                        self._report(f"Reloading {self.root} failed.", task.exception())
+                    return
+                hung = _importing_threads()
+                if not done and hung and not reported:
+                    reported = True
+                    where = "; ".join(_where(frame, self.root) for frame in hung.values())
+                    message = (
+                        f"Importing the app has not finished after {SLOW_IMPORT_SECONDS:g}s; it is at {where}. "
+                        "Module-level code must not block (no waits, no servers, no input()). The last good "
+                        "version keeps serving; save again to abandon this import and reload."
+                    )
+                    log.error(message)
+                    self.server.reload_errors = [message]
+                if waker in done:
+                    self._wake.clear()
+                    again = True
+                    if self._stop.is_set() or (reported and hung):
+                        task.cancel()
+                        _release_import_locks(hung)
+                        if not self._stop.is_set():
+                            log.warning(
+                                "Abandoned the hung import (its thread runs on until it returns; its result is "
+                                "dropped). Reloading with the latest changes."
+                            )
+                        return
+        finally:
+            if again:
+                self._wake.set()
 
     # -- one batch of changes --------------------------------------------------------------------------------
     async def handle(self, changes: Iterable[tuple[Change, str]]) -> bool:
@@ -166,29 +214,55 @@ class Reloader:
         _forget_bytecode(code)
         return await self.reload()
 
+    def _report(self, message: str, exc: BaseException | None = None) -> None:
+        """Log a failed reload and show it in /admin/host/status until a good reload."""
+        if exc is not None:
+            message += "\n" + "".join(traceback.format_exception(exc)).rstrip()
+        log.error("%s\n%s", message, KEEPING)
+        self.server.reload_errors = [message]
+
     async def reload(self) -> bool:
         """Load a new version and swap it in if it is healthy; a broken one is reported and dropped."""
         started = time.perf_counter()
         try:
             new = await Host.load(self.options)
         except ConfigError as exc:
-            log.error("%s\n%s", exc, KEEPING)
+            self._report(str(exc))
             return False
-        except Exception:
-            log.exception("Reloading %s failed.\n%s", self.root, KEEPING)
+        except BaseException as exc:  # KeyboardInterrupt, GeneratorExit ... raised by the app's module code
+            task = asyncio.current_task()
+            if isinstance(exc, asyncio.CancelledError) and task is not None and task.cancelling():
+                raise
+            kind = "" if isinstance(exc, Exception) else f" (importing the app raised {type(exc).__name__})"
+            self._report(f"Reloading {self.root} failed{kind}.", exc)
             return False
         if new.index.errors:
-            log.error("%s\n%s", "\n".join(new.index.errors), KEEPING)
+            self._report("\n".join(new.index.errors))
             await _discard(new)
             return False
         old = self.server.current
+        if not new.index.functions and old.index.functions:
+            script = old.index.script_file
+            why = (
+                f"{script.name} was deleted or renamed"
+                if script is not None and not script.exists()
+                else "the app now defines no function"
+            )
+            self._report(
+                f"The reloaded app has no functions: {why}. An empty app would answer 404 everywhere, so this is "
+                f"treated as a broken edit ({len(old.index.functions)} functions stay served); restore it, or "
+                "restart funchost to serve an empty app."
+            )
+            await _discard(new)
+            return False
         new.keys = old.keys
         try:
             await new.start()
-        except Exception:
-            log.exception("Starting the reloaded app failed.\n%s", KEEPING)
+        except Exception as exc:
+            self._report("Starting the reloaded app failed.", exc)
             await _discard(new)
             return False
+        self.server.reload_errors = []
         self.server.swap(new)
         task = asyncio.get_running_loop().create_task(_retire(old))
         self._retiring.add(task)
@@ -212,6 +286,40 @@ async def _discard(new: Host) -> None:
         await new.stop()
     except Exception:
         log.exception("Discarding the failed version of %s raised.", new.script_root)
+
+
+def _importing_threads() -> dict[int, FrameType]:
+    """Threads now inside ``index_app`` (importing the app), with their innermost frame."""
+    found: dict[int, FrameType] = {}
+    for ident, frame in sys._current_frames().items():
+        walk: FrameType | None = frame
+        while walk is not None:
+            if walk.f_code.co_name == "index_app" and walk.f_code.co_filename.endswith("indexing.py"):
+                found[ident] = frame
+                break
+            walk = walk.f_back
+    return found
+
+
+def _where(frame: FrameType, root: Path) -> str:
+    """The innermost line of the app's own code in a stack (else the innermost line)."""
+    stack = traceback.extract_stack(frame)
+    mine = [f for f in stack if f.filename.startswith(str(root))] or stack[-1:]
+    last = mine[-1]
+    return f"{last.filename}:{last.lineno} in {last.name}: {(last.line or '').strip()}"
+
+
+def _release_import_locks(threads: Iterable[int]) -> None:
+    """Forget the module import locks held by abandoned import threads, so that importing the app again does
+    not wait for them forever (CPython keeps one lock per module name being imported)."""
+    import importlib._bootstrap as bootstrap
+
+    owners = set(threads)
+    locks = getattr(bootstrap, "_module_locks", {})
+    for name, ref in list(locks.items()):
+        lock = ref() if callable(ref) else ref
+        if getattr(lock, "owner", None) in owners:
+            locks.pop(name, None)
 
 
 def _forget_bytecode(paths: Iterable[str]) -> None:

@@ -95,12 +95,41 @@ def check_output(value: Any, converter: Converter) -> None:
     if converter == "http":
         if isinstance(value, azf_abc.HttpResponse):
             response_cookies(value, log=True)
+            check_status(value.status_code)
             return
         if isinstance(value, str):
+            check_text(value)
             return
     elif isinstance(value, _GENERIC_TYPES):
+        if isinstance(value, str):
+            check_text(value)
         return
     raise encode_error(converter, value)
+
+
+def check_text(value: str) -> None:
+    """A str that is not valid Unicode (a lone surrogate) cannot be sent: the worker's UnicodeEncodeError."""
+    value.encode("utf-8")
+    stripped = value.strip()
+    if stripped.startswith("{") and '"' in stripped:  # a response description: its status must be sendable
+        try:
+            obj = json.loads(stripped)
+        except ValueError:
+            return
+        if isinstance(obj, dict) and any(k.lower() == "body" for k in obj):
+            lowered = {k.lower(): v for k, v in obj.items()}
+            raw = lowered.get("statuscode", lowered.get("status", 200))
+            check_status(raw)
+
+
+def check_status(status: Any) -> None:
+    """An HTTP status code is three digits (RFC 9110); 0, -1 or 1000 would make a malformed status line."""
+    try:
+        code = int(status)
+    except (TypeError, ValueError):
+        code = 0
+    if not 100 <= code <= 999:
+        raise ValueError(f"invalid HTTP status code {status!r}: use a number from 100 to 999")
 
 
 _hints: weakref.WeakKeyDictionary[Callable[..., Any], dict[str, Any]] = weakref.WeakKeyDictionary()

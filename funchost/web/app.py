@@ -18,6 +18,42 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("funchost.web")
 
+MAX_HEADERS_TOTAL = 32 * 1024
+"""Kestrel's MaxRequestHeadersTotalSize: names and values of all request headers together (more: 431)."""
+HANDLER_LIMITS = {"max_line_size": 8192, "max_field_size": 2 * MAX_HEADERS_TOTAL}
+"""aiohttp parser limits for ``AppRunner``/``TestServer``: Kestrel's 8 KB request line; a single header may
+take the whole 32 KB total (aiohttp's default is 8,190 bytes per header), larger fields are a 400."""
+
+
+class QuietProtocolErrors(logging.Filter):
+    """A malformed request or a client that went away is the client's business: one debug line (shown with
+    --verbose), not an ERROR with a traceback on the console."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is None or not _is_client_fault(exc):
+            return True
+        record.msg = f"{record.getMessage()}: {type(exc).__name__}: {str(exc).strip().splitlines()[0]}"
+        record.args = None
+        record.exc_info = None
+        record.exc_text = None
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
+
+
+def _is_client_fault(exc: BaseException) -> bool:
+    from aiohttp.http_exceptions import HttpProcessingError
+
+    return isinstance(exc, HttpProcessingError | ConnectionError | TimeoutError)
+
+
+def quiet_protocol_errors() -> None:
+    """Install :class:`QuietProtocolErrors` once on aiohttp's server logger."""
+    server_log = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, QuietProtocolErrors) for f in server_log.filters):
+        server_log.addFilter(QuietProtocolErrors())
+
+
 HOMEPAGE = """<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>Your Functions 4.0 app is up and running</title></head>
 <body style="font-family: sans-serif; margin: 3em;">
@@ -44,6 +80,9 @@ class Server:
         self.started = time.monotonic()
         self.cors = cors
         self.keys = keys
+        self.reload_errors: list[str] = []
+        """The last failed reload's errors (shown in /admin/host/status until a good reload)."""
+        quiet_protocol_errors()
         self.app = web.Application(client_max_size=max_body)
         self.app.router.add_route("*", "/{tail:.*}", self._handle)
 
@@ -54,6 +93,13 @@ class Server:
     # -- pipeline --------------------------------------------------------------------------------------------
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         """CORS, then the host's dispatch, then custom headers (one handler: no middleware chain per request)."""
+        if sum(len(k) + len(v) for k, v in request.raw_headers) > MAX_HEADERS_TOTAL:
+            log.warning(
+                "Request to %s refused: its headers take more than %d bytes in total (431), Kestrel's limit.",
+                request.path,
+                MAX_HEADERS_TOTAL,
+            )
+            return web.Response(status=431)
         origin = request.headers.get("Origin")
         cors = self.cors if origin and self.cors and self.cors.allowed(origin) else None
         if (
@@ -173,7 +219,7 @@ class Server:
             "versionDetails": f"funchost {__version__}",
             "processUptime": int((time.monotonic() - self.started) * 1000),
         }
-        errors = [*host.index.errors, *host.registry.errors]
+        errors = [*self.reload_errors, *host.index.errors, *host.registry.errors]
         if errors:
             status["errors"] = errors
         return status
