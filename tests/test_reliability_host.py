@@ -5,6 +5,7 @@ Each test starts the real CLI (tests/apps/reliability_app: functionTimeout 4 s, 
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import socket
 import subprocess
@@ -23,10 +24,8 @@ APP = Path(__file__).parent / "apps" / "reliability_app"
 
 def _in_background(host: RunningHost, path: str) -> threading.Thread:
     def call() -> None:
-        try:
+        with contextlib.suppress(OSError):  # the host stopped before answering (shutdown tests)
             host.request("GET", path)
-        except OSError:  # the host stopped before answering (shutdown tests)
-            pass
 
     thread = threading.Thread(target=call, daemon=True)
     thread.start()
@@ -146,7 +145,9 @@ def test_print_without_newlines_bytes_and_forged_lines() -> None:
         assert "\\x1b[31mred\\x1b[0m and a bell\\x07" in out
         assert "before\\x0d[2020-01-01T00:00:00.000Z] Executed 'Functions.fake'" in out
         lines = out.splitlines()
-        assert not any(line.startswith("[2020-01-01") for line in lines)  # every line starts with the real time
+        assert not any(
+            line.startswith("[2020-01-01") for line in lines
+        )  # every line starts with the real time
         forged = next(line for line in lines if "Executing 'Functions.fake'" in line)
         assert forged.startswith("[20") and "] [2020-01-01T00:00:00.000Z] Executing" in forged
 
