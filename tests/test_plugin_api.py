@@ -243,8 +243,8 @@ def test_the_core_names_no_plugin() -> None:
             "cassette",
             "chat model",
             "embedding",
-            "blob",
-            "queue",
+            "blobtrigger",
+            "queuetrigger",
             "timertrigger",
             *plugins,
         ):
