@@ -11,8 +11,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 __all__ = [
+    "DAY_NAMES",
     "INT32",
     "INT64",
+    "MONTH_NAMES",
     "TIMESPAN_MAX_TEXT",
     "datetime_o",
     "datetime_roundtrip",
@@ -120,6 +122,24 @@ def format_timespan(span: timedelta) -> str:
 
 
 # --- DateTime -------------------------------------------------------------------------------------------
+
+MONTH_NAMES = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+"""Invariant-culture month names, January first."""
+DAY_NAMES = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
+"""Invariant-culture day names in ``DayOfWeek`` order (Sunday = 0); Python's ``weekday()`` is Monday = 0."""
 
 
 def datetime_o(value: datetime) -> str:

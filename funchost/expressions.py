@@ -12,6 +12,8 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Final, TypeVar
 
+from funchost.dotnet import DAY_NAMES, MONTH_NAMES
+
 __all__ = [
     "BindingData",
     "CaseSensitive",
@@ -501,21 +503,6 @@ _STANDARD_DATETIME: Final = {
     "y": "yyyy MMMM",
     "Y": "yyyy MMMM",
 }
-_MONTHS: Final = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
-_DAYS: Final = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 def _offset_text(dt: datetime, with_minutes: bool = True, pad: bool = True) -> str:
@@ -573,12 +560,12 @@ def _datetime_part(dt: datetime, c: str, count: int) -> str:
         case "M":
             if count <= 2:
                 return str(dt.month).rjust(count, "0")
-            month = _MONTHS[dt.month - 1]
+            month = MONTH_NAMES[dt.month - 1]
             return month[:3] if count == 3 else month
         case "d":
             if count <= 2:
                 return str(dt.day).rjust(count, "0")
-            day = _DAYS[dt.weekday()]
+            day = DAY_NAMES[(dt.weekday() + 1) % 7]
             return day[:3] if count == 3 else day
         case "H":
             return str(dt.hour).rjust(min(count, 2), "0")

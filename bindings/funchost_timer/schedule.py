@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from funchost.dotnet import format_timespan, parse_timespan
+from funchost.dotnet import DAY_NAMES, MONTH_NAMES, format_timespan, parse_timespan
 
 __all__ = [
     "CronSchedule",
@@ -30,21 +30,8 @@ __all__ = [
     "uses_monitor",
 ]
 
-MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
-DAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
+MONTHS = MONTH_NAMES
+DAYS = DAY_NAMES
 
 
 @dataclass(frozen=True)
