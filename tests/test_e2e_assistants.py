@@ -18,6 +18,8 @@ import pytest
 from tests.cli import RunningHost, running
 from tests.fake_openai import FakeOpenAIServer, fake_openai_in_thread
 
+pytestmark = pytest.mark.slow  # end-to-end through the real CLI in a subprocess
+
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_app"
 SUCCEEDED = "The function call succeeded. Let the user know that you completed the action."
 EPOCH = "2000-01-01T00:00:00Z"
@@ -66,9 +68,15 @@ def test_create_three_posts_with_skills_query_restart(app: Path, model: FakeOpen
         assert status == 202
         assert json.loads(body) == {"assistantId": "assistant123"}
 
-        assert post(host, "assistant123", "Remind me to buy milk") == (200, "I added 'Buy milk' to your list.")
+        assert post(host, "assistant123", "Remind me to buy milk") == (
+            200,
+            "I added 'Buy milk' to your list.",
+        )
         assert post(host, "assistant123", "And to call my dad") == (200, "Added 'Call dad'.")
-        assert post(host, "assistant123", "What is on my list?") == (200, "You have 2 todos: Buy milk, Call dad.")
+        assert post(host, "assistant123", "What is on my list?") == (
+            200,
+            "You have 2 todos: Buy milk, Call dad.",
+        )
 
         state = history(host, "assistant123")
         output = host.wait_for_output("Executed 'Functions.GetChatState' (Succeeded")
@@ -78,12 +86,25 @@ def test_create_three_posts_with_skills_query_restart(app: Path, model: FakeOpen
     assert [m["role"] for m in messages] == ["System"] + ["User", "Assistant", "Tool", "Assistant"] * 3
     assert state["totalMessages"] == 13
     assert state["totalTokens"] == 242  # the last model call's usage, not a running total
-    assert list(state) == ["id", "exists", "createdAt", "lastUpdatedAt", "totalMessages", "totalTokens",
-                           "recentMessages"]
+    assert list(state) == [
+        "id",
+        "exists",
+        "createdAt",
+        "lastUpdatedAt",
+        "totalMessages",
+        "totalTokens",
+        "recentMessages",
+    ]
     assert messages[3]["content"] == f"Function Name: 'AddTodo' and Function Result: '{SUCCEEDED}'"
     tool_calls = json.loads(messages[2]["toolCalls"])
-    assert tool_calls == [{"id": "call_a", "functionName": "AddTodo",
-                           "functionArguments": '{"taskDescription": "Buy milk"}', "kind": "Function"}]
+    assert tool_calls == [
+        {
+            "id": "call_a",
+            "functionName": "AddTodo",
+            "functionArguments": '{"taskDescription": "Buy milk"}',
+            "kind": "Function",
+        }
+    ]
     todos_result = messages[11]["content"]
     assert todos_result.startswith("Function Name: 'GetTodos' and Function Result: '\"[{")
     assert "Buy milk" in todos_result and "Call dad" in todos_result
@@ -97,11 +118,18 @@ def test_create_three_posts_with_skills_query_restart(app: Path, model: FakeOpen
     assert first.path == "/openai/deployments/gpt-4o-mini/chat/completions"
     assert first.headers["api-key"] == "test-key"
     tools = {t["function"]["name"]: t["function"] for t in first.json["tools"]}
-    assert tools["AddTodo"]["parameters"] == {"type": "object", "properties": {"taskDescription": {"type": "string"}}}
+    assert tools["AddTodo"]["parameters"] == {
+        "type": "object",
+        "properties": {"taskDescription": {"type": "string"}},
+    }
     assert tools["AddTodo"]["description"] == "Create a new todo task"
     assert set(tools) == {"AddTodo", "GetTodos"}
-    assert [m["role"] for m in last.json["messages"]] == ["system"] + ["user", "assistant", "tool", "assistant"] * 2 \
-        + ["user", "assistant", "tool"]
+    assert [m["role"] for m in last.json["messages"]] == ["system"] + [
+        "user",
+        "assistant",
+        "tool",
+        "assistant",
+    ] * 2 + ["user", "assistant", "tool"]
     assert last.json["messages"][-1]["tool_call_id"] == "call_c"
 
     # The history survives a restart (SQLite in <app>/.funchost).
@@ -150,8 +178,12 @@ def test_assistants_cli_lists_shows_exports_and_deletes(app: Path, model: FakeOp
         assert post(host, "helper", "hello") == (200, "Hi there!")
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "funchost", "assistants", *args, "--script-root", str(app)],
-                              capture_output=True, text=True, timeout=60)
+        return subprocess.run(
+            [sys.executable, "-m", "funchost", "assistants", *args, "--script-root", str(app)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
 
     listing = cli("list")
     assert listing.returncode == 0 and listing.stdout.startswith("helper\tmessages=3\t")

@@ -7,8 +7,12 @@ import shutil
 from pathlib import Path
 from urllib.parse import quote
 
+import pytest
+
 from tests.cli import RunningHost, running
 from tests.fake_openai import fake_openai_in_thread
+
+pytestmark = pytest.mark.slow  # end-to-end through the real CLI in a subprocess
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_app"
 

@@ -20,6 +20,8 @@ import pytest
 
 from tests.cli import RunningHost, free_port, running, spawn
 
+pytestmark = pytest.mark.slow  # end-to-end through the real CLI in a subprocess
+
 APPS = Path(__file__).parent / "apps"
 STAMP = r"\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\] "
 HOST_CALL = "This function was programmatically called via the host APIs."
@@ -135,7 +137,9 @@ def test_exception_gives_500_and_failed_lines(console_host: RunningHost) -> None
 def test_untriggerable_function_warns_once_and_runs_via_admin(console_host: RunningHost) -> None:
     out = console_host.wait_for_output("For detailed output, run funchost with --verbose flag.")
     assert (
-        out.count("No installed binding plugin handles trigger type 'eventHubTrigger' of function 'gamma_queue'")
+        out.count(
+            "No installed binding plugin handles trigger type 'eventHubTrigger' of function 'gamma_queue'"
+        )
         == 1
     )
     status, _, body = console_host.request("POST", "/admin/functions/gamma_queue", '{"input": "hey"}')

@@ -25,6 +25,8 @@ from tests.azurite import WELL_KNOWN_KEY, Azurite, azurite_or_skip, find_azurite
 from tests.cli import RunningHost, running, spawn, wait_running
 from tests.fake_openai import FakeOpenAIServer
 
+pytestmark = pytest.mark.slow  # end-to-end through the real CLI in a subprocess
+
 HARD_APP = Path(__file__).parent / "apps" / "hard_app"
 CHAT = Collection()
 CLI_ENV = {"FUNCHOST_CHAT": "scripted"}

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # end-to-end through the real CLI in a subprocess
+
 LOAD = Path(__file__).resolve().parents[1] / "bench" / "load.py"
 
 

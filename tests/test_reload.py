@@ -17,6 +17,8 @@ from funchost.reload import KEEPING, watched
 from tests.cli import RunningHost, running
 from tests.waiting import wait_until
 
+pytestmark = pytest.mark.slow  # end-to-end through the real CLI in a subprocess
+
 APPS = Path(__file__).parent / "apps"
 SAMPLE = Path(__file__).parent.parent / "sample_app"
 WATCHING = "for changes; --no-reload turns it off."
@@ -50,7 +52,10 @@ def wait_served(host: RunningHost, path: str, expected: str, timeout: float = 20
         return last[0] == (200, expected)
 
     wait_until(
-        served, timeout=timeout, interval=0.01, message=lambda: f"{path} never served {expected!r}; last {last[0]!r}\n{host.output}"
+        served,
+        timeout=timeout,
+        interval=0.01,
+        message=lambda: f"{path} never served {expected!r}; last {last[0]!r}\n{host.output}",
     )
 
 
@@ -75,7 +80,9 @@ def test_banner_says_reload_is_on_and_an_edit_is_served(app: Path, host: Running
     wait_served(host, "/api/text", "v1 h0")
     (app / "helper.py").write_text('SUFFIX = "h1"\n')
     wait_served(host, "/api/text", "v1 h1")
-    wait_count(host, "text: [GET] http://localhost:", 3)  # the Functions block is printed again after each reload
+    wait_count(
+        host, "text: [GET] http://localhost:", 3
+    )  # the Functions block is printed again after each reload
     out = host.output
     assert f"File change of type 'Changed' detected for '{app / 'function_app.py'}'" in out
     assert f"File change of type 'Changed' detected for '{app / 'helper.py'}'" in out

@@ -40,12 +40,14 @@ def _listening_addresses(port: int) -> set[str]:
     return found
 
 
+@pytest.mark.slow
 def test_binds_loopback_by_default() -> None:
     with running(HARD_APP, env=CLI_ENV) as host:
         assert _listening_addresses(host.port) == {"127.0.0.1"}
     assert "reachable from other machines" not in host.output  # read after stop: the whole output
 
 
+@pytest.mark.slow
 def test_binding_all_interfaces_warns() -> None:
     with running(HARD_APP, "--host", "0.0.0.0", env=CLI_ENV) as host:
         assert _listening_addresses(host.port) == {"0.0.0.0"}
@@ -55,6 +57,7 @@ def test_binding_all_interfaces_warns() -> None:
         )
 
 
+@pytest.mark.slow
 def test_enable_auth_enforces_levels(tmp_path: Path) -> None:
     app = tmp_path / "app"
     shutil.copytree(SAMPLE_APP, app, ignore=shutil.ignore_patterns("__pycache__", ".funchost"))
@@ -100,6 +103,7 @@ SECRET_CONNECTION = (
 SECRET_API_KEY = "sk-funchost-test-api-key-0123456789"
 
 
+@pytest.mark.slow
 def test_secrets_never_reach_the_console_unmasked() -> None:
     env = {**CLI_ENV, "AzureWebJobsStorage": SECRET_CONNECTION, "AZURE_OPENAI_KEY": SECRET_API_KEY,
            "AZURE_OPENAI_ENDPOINT": "http://127.0.0.1:9"}  # fmt: skip
