@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import importlib.machinery
@@ -13,6 +14,7 @@ import re
 import sys
 import traceback
 import typing
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -557,7 +559,7 @@ def _prepare_import_state(root: Path) -> None:
     _inserted_roots[:] = [entry]
     sys.path.append(entry)
     stale = {n for n in _app_modules if n in sys.modules}
-    stale.update(n for n, m in list(sys.modules.items()) if _is_app_module(n, m, root))
+    stale.update(_modules_under(root))
     for module_name in stale:
         sys.modules.pop(module_name, None)
     _app_modules.clear()
@@ -584,18 +586,58 @@ def _record_app_modules(root: Path, before: set[str]) -> list[str]:
     return imported
 
 
+def _modules_under(root: Path) -> set[str]:
+    """The names of the loaded modules imported from the app at ``root`` (a fast scan of sys.modules)."""
+    top = str(root)
+    prefix = top.rstrip(os.sep) + os.sep
+    found: set[str] = set()
+    for name, module in list(sys.modules.items()):
+        seen = _located.get(name)
+        if seen is not None and seen[0]() is module and not name.startswith(V1_PACKAGE):
+            if not seen[1]:
+                continue
+            path = seen[1][0]
+            if path != top and not path.startswith(prefix):
+                continue
+        if _is_app_module(name, module, root):
+            found.add(name)
+    return found
+
+
 def _is_app_module(name: str, module: ModuleType | None, root: Path) -> bool:
     if name == V1_PACKAGE or name.startswith(V1_PACKAGE + "."):
         return True
     if module is None:
         return False
-    locations: list[str] = []
+    locations = _locations(name, module)
+    top = str(root)
+    if not locations or not _under(locations[0], top):  # the common case, decided without a sys.path scan
+        return False
+    return all(_owned_by_root(loc, root) for loc in locations)
+
+
+_located: dict[str, tuple[weakref.ref[ModuleType], tuple[str, ...]]] = {}
+"""Module name -> (the module, its real file path): every index scans all of sys.modules (~1,500 modules)."""
+
+
+def _locations(name: str, module: ModuleType) -> tuple[str, ...]:
+    """The real paths a module was loaded from (its file, else a package's ``__path__`` entries)."""
+    seen = _located.get(name)
+    if seen is not None and seen[0]() is module:
+        return seen[1]
     file = getattr(module, "__file__", None)
     if isinstance(file, str):
-        locations.append(file)
-    elif hasattr(module, "__path__"):
-        locations.extend(str(p) for p in getattr(module, "__path__", []))
-    return bool(locations) and all(_owned_by_root(loc, root) for loc in locations)
+        found = (_real(file),)
+        with contextlib.suppress(TypeError):  # not a real module object: not cached
+            _located[name] = (weakref.ref(module), found)
+        return found
+    path = getattr(module, "__path__", None)
+    if path is None:  # a built-in module: never the app's
+        with contextlib.suppress(TypeError):
+            _located[name] = (weakref.ref(module), ())
+        return ()
+    # A namespace package's path can grow when sys.path does: read every time.
+    return tuple(_real(str(p)) for p in path)
 
 
 def _owned_by_root(path: str | Path, root: Path) -> bool:
