@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import errno
 import logging
 import os
 import signal
-import socket
 import sys
 import threading
 import time
@@ -20,7 +18,10 @@ from typing import TYPE_CHECKING
 from funchost import DEFAULT_MAX_BODY, DEFAULT_PORT, __version__
 from funchost.plugin import PluginInfo, add_app_argument, load_object
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # asyncio and socket cost ~0.1 s to import: only `start` needs them
+    import asyncio
+    import socket
+
     from funchost.console import Console
     from funchost.host import HostOptions
     from funchost.settings import AppConfig
@@ -180,6 +181,8 @@ class RedactSecrets(logging.Filter):
 
 
 def start(args: argparse.Namespace, root: Path, overrides: dict[str, str]) -> int:
+    import asyncio
+
     from funchost.console import Console, ConsoleHandler, PrintToLog, level_from_name
     from funchost.host import HostOptions
     from funchost.settings import ConfigError, load_settings
@@ -255,6 +258,8 @@ def start(args: argparse.Namespace, root: Path, overrides: dict[str, str]) -> in
 async def _serve(
     options: HostOptions, sock: socket.socket, console: Console, cors: Cors | None, args: argparse.Namespace
 ) -> int:
+    import asyncio
+
     from aiohttp import web
 
     from funchost.console import ALWAYS
@@ -424,6 +429,8 @@ def _is_loopback(address: str) -> bool:
 
 
 def _listen(bind: str, port: int) -> socket.socket:
+    import socket
+
     family = socket.AF_INET6 if ":" in bind else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
