@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from funchost.plugin import BindingError, add_app_argument, read_app_settings
-from funchost_storage.azure_backend import AzureStorage
 from funchost_storage.backend import StorageBackend, StorageError
 from funchost_storage.connections import resolve
 from funchost_storage.convert import decode_message, encode_message
@@ -95,6 +94,8 @@ async def _run(args: argparse.Namespace, root: Path) -> int:
     if conn.kind == "embedded":
         backend = EmbeddedStorage(root / ".funchost")
     else:
+        from funchost_storage.azure_backend import AzureStorage  # the azure SDKs: ~0.3 s
+
         backend = AzureStorage(
             connection_string=conn.connection_string,
             blob_uri=conn.blob_uri,

@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 
 from funchost.dotnet import parse_timespan
 from funchost.plugin import BindingError, BindingUnavailable, FunctionSpec, HostApi, Plugin, ServiceKey
-from funchost_storage.azure_backend import AzureStorage
 from funchost_storage.backend import StorageBackend, StorageError, StorageUnavailable
 from funchost_storage.bindings import (
     BlobInput,
@@ -95,6 +94,8 @@ class StoragePlugin(Plugin):
             if conn.kind == "embedded":
                 found = EmbeddedStorage(self.host.script_root / ".funchost")
             else:
+                from funchost_storage.azure_backend import AzureStorage  # the azure SDKs: ~0.3 s
+
                 found = AzureStorage(
                     connection_string=conn.connection_string,
                     blob_uri=conn.blob_uri,
