@@ -204,4 +204,4 @@ def test_offline_smoke_test_with_the_echo_model(app: Path) -> None:
         state = history(host, "demo")
         output = host.wait_for_output("Executed 'Functions.GetChatState'")
     assert [m["role"] for m in state["recentMessages"]] == ["System", "User", "Assistant"]
-    assert "Chat model: scripted" in output
+    assert "Chat model: echo (FUNCHOST_CHAT=echo: the model repeats each user message, no network)" in output

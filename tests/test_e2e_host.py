@@ -219,7 +219,7 @@ def test_script_root_missing(tmp_path: Path) -> None:
     missing = tmp_path / "nope"
     result = run_cli("start", "--script-root", str(missing))
     assert result.returncode != 0
-    assert f'"{missing}" doesn\'t exist.' in result.stderr + result.stdout
+    assert f'"{missing}" doesn\'t exist: --script-root takes the function app\'s folder' in result.stderr
 
 
 @pytest.mark.parametrize(
