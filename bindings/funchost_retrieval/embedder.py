@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any, Protocol
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Protocol
 
 from funchost_assistants.chat.base import ChatError
 from funchost_assistants.chat.openai import EmbeddingsRequest
 from funchost_retrieval.hashing import DEFAULT_DIMENSIONS, HASH_MODEL, hash_embedding, token_count
 from funchost_retrieval.stores.base import Matrix
+
+if TYPE_CHECKING:
+    import numpy as np
+else:  # numpy loads on the first vector operation
+    from funchost_retrieval.lazy_numpy import np
 
 __all__ = [
     "EmbedFunction",

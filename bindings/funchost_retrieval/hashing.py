@@ -12,10 +12,14 @@ import itertools
 import math
 import re
 from collections import Counter
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from funchost_retrieval.stores.base import Matrix
+
+if TYPE_CHECKING:
+    import numpy as np
+else:  # numpy loads on the first vector operation
+    from funchost_retrieval.lazy_numpy import np
 
 __all__ = ["DEFAULT_DIMENSIONS", "HASH_MODEL", "hash_embedding", "token_count"]
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
-import numpy.typing as npt
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+else:  # numpy loads on the first vector operation, not at the host's start
+    from funchost_retrieval.lazy_numpy import np
 
 __all__ = [
     "Chunk",
@@ -22,7 +25,10 @@ __all__ = [
     "top_k",
 ]
 
-Matrix = npt.NDArray[np.float32]
+if TYPE_CHECKING:
+    Matrix = npt.NDArray[np.float32]
+else:
+    Matrix = "numpy.ndarray"  # annotations only (they are strings here)
 
 
 class VectorStoreError(Exception):

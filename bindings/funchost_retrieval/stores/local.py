@@ -23,8 +23,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from funchost_retrieval.stores.base import (
     Chunk,
@@ -36,6 +35,11 @@ from funchost_retrieval.stores.base import (
     normalized,
     top_k,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
+else:  # numpy loads on the first vector operation
+    from funchost_retrieval.lazy_numpy import np
 
 __all__ = ["LocalVectorStore", "vectors_path"]
 

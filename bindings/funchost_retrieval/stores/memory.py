@@ -6,8 +6,7 @@ import threading
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from funchost_retrieval.stores.base import (
     Chunk,
@@ -18,6 +17,11 @@ from funchost_retrieval.stores.base import (
     normalized,
     top_k,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
+else:  # numpy loads on the first vector operation
+    from funchost_retrieval.lazy_numpy import np
 
 __all__ = ["MemoryVectorStore"]
 
