@@ -22,7 +22,7 @@ from funchost.indexing import unload_app
 from funchost.invocation import FunctionTimeout, InvocationError
 from funchost.plugin import PluginInfo, ServiceKey, load_object, manifests
 from funchost.registry import BindingError, TriggerData
-from funchost.web.app import Server
+from funchost.web.app import HANDLER_LIMITS, Server
 
 __all__ = ["AppLoadError", "FunctionNotFound", "Harness", "TestHost", "TestSetup"]
 
@@ -210,7 +210,11 @@ class Harness:
         try:
             await host.start()
             server = Server(host, max_body=DEFAULT_MAX_BODY if max_body is None else max_body)
-            client: TestClient[Any, Any] = TestClient(TestServer(server.app, host="127.0.0.1"))
+            test_server = TestServer(server.app, host="127.0.0.1")
+            await test_server.start_server(  # the header limits of funchost start
+                max_line_size=HANDLER_LIMITS["max_line_size"], max_field_size=HANDLER_LIMITS["max_field_size"]
+            )
+            client: TestClient[Any, Any] = TestClient(test_server)
             await client.start_server()
         except BaseException:
             await host.close()

@@ -392,3 +392,10 @@ async def test_binding_failures_raise_invocation_error(funchost: Any) -> None:
     assert str(error.value).startswith(
         "Exception while executing function: Functions.GetChatState. Error in input binding 'state' (assistantQuery)"
     )
+
+
+async def test_large_headers_work_in_tests_as_under_funchost_start(funchost: Any, app: Path) -> None:
+    host = await funchost(app)
+    cookie = "session=" + "x" * 9000  # a 9 KB cookie: Kestrel takes it, aiohttp's default limit would not
+    answer = await host.client.post("/api/remember/large", data=b"x", headers={"Cookie": cookie})
+    assert answer.status == 200
