@@ -14,6 +14,7 @@ Decisions where funchost differs from Core Tools on purpose:
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -152,8 +153,12 @@ class AppConfig(_Frozen):
 # --- JSON reading
 
 
+@functools.lru_cache(maxsize=64)
 def _strip_json_extras(text: str) -> str:
-    """Blank out comments and trailing commas (Newtonsoft accepts both), keeping line/column positions."""
+    """Blank out comments and trailing commas (Newtonsoft accepts both), keeping line/column positions.
+
+    Cached by content: a test session or a reload reads the same host.json and local.settings.json again and
+    again, and this character loop is most of the cost of reading them."""
     out = list(text)
     i, n = 0, len(text)
     last_comma = -1
