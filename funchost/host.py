@@ -71,6 +71,9 @@ class HostOptions:
     enable_auth: bool = False
     services: dict[str, Any] = field(default_factory=dict)
     """Stand-ins handed to plugins by service name (``HostApi.provided``), from a test harness."""
+    index_in_thread: bool = True
+    """Import the app in a worker thread (the server stays responsive during a reload); a test harness, with
+    nothing else to serve, imports it on the event loop's thread as the Python worker does."""
 
 
 class Host:
@@ -165,7 +168,10 @@ class Host:
         port = options.port or config.local.local_http_port or DEFAULT_PORT
         if options.apply_environment:
             export_environment(options.script_root, environment_updates(config, port), os.environ)
-        index = await asyncio.to_thread(index_app, options.script_root, config.settings)
+        if options.index_in_thread:
+            index = await asyncio.to_thread(index_app, options.script_root, config.settings)
+        else:
+            index = index_app(options.script_root, config.settings)
         host = cls(options, config, index)
         host._bind()
         return host

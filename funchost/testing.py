@@ -203,7 +203,12 @@ class Harness:
         capture = self._capture()
         factories = None if self.plugins is None else {i.name: load_object(i.factory) for i in self.plugins}
         options = HostOptions(
-            script_root=root, overrides=overrides, services=services, environ=self.environ, plugins=factories
+            script_root=root,
+            overrides=overrides,
+            services=services,
+            environ=self.environ,
+            plugins=factories,
+            index_in_thread=False,
         )
         host = await Host.load(options)
         host.config.warnings[:] = [w for w in host.config.warnings if not _shadowed(w, given)]
