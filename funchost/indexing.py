@@ -201,7 +201,8 @@ def _module_values(module: ModuleType) -> Iterable[Any]:
 
 def _defining_directory(user_func: Callable[..., Any], fallback: Path) -> Path:
     try:
-        return Path(inspect.getfile(user_func)).resolve().parent
+        # realpath, cached: one file holds many functions
+        return Path(_real(inspect.getfile(user_func))).parent
     except (TypeError, OSError):
         return fallback
 
