@@ -133,6 +133,46 @@ class Server:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
 
 
+def tree(side: str) -> Path:
+    """The funchost source tree a bench side runs: ``before``/``after`` name a git revision each through
+    FUNCHOST_BENCH_BEFORE / FUNCHOST_BENCH_AFTER (checked out once into a throwaway worktree), else the working
+    tree (the ``after`` default). Both sides share the installed dependencies and entry points."""
+    rev = os.environ.get(f"FUNCHOST_BENCH_{side.upper()}")
+    if not rev:
+        if side == "before":
+            raise LookupError("FUNCHOST_BENCH_BEFORE is not set")
+        return REPO
+    sha = subprocess.run(
+        ["git", "rev-parse", "--short", rev], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    path = Path(tempfile.gettempdir()) / f"funchost-bench-tree-{sha}"
+    if not (path / "funchost").is_dir():
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", "-f", str(path), sha],
+            cwd=REPO,
+            check=True,
+            capture_output=True,
+        )
+    return path
+
+
+def has_before() -> bool:
+    """Whether this run compares against an earlier revision (FUNCHOST_BENCH_BEFORE)."""
+    return bool(os.environ.get("FUNCHOST_BENCH_BEFORE"))
+
+
+def code_env(source: Path | None = None, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for a process running funchost from ``source`` (its package and plugin folders first on
+    PYTHONPATH). Byte-code caching is on, as on a user's machine (the sandbox sets PYTHONDONTWRITEBYTECODE)."""
+    source = source or tree("after")
+    full = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    full.pop("PYTHONDONTWRITEBYTECODE", None)
+    full["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(source), str(source / "bindings"), str(REPO), full.get("PYTHONPATH", "")) if p
+    )
+    return full
+
+
 def spawn(
     argv: Sequence[str],
     *,
@@ -141,10 +181,10 @@ def spawn(
     env: Mapping[str, str] | None = None,
     port: int,
     cpu: int | None = None,
+    source: Path | None = None,
 ) -> Server:
-    """Start ``argv`` (pinned to ``cpu`` when possible), stdout+stderr to ``log``."""
-    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-    full_env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), full_env.get("PYTHONPATH", "")) if p)
+    """Start ``argv`` (pinned to ``cpu`` when possible), stdout+stderr to ``log``; funchost from ``source``."""
+    full_env = code_env(source, env)
     with log.open("wb") as out:
         started = time.perf_counter()
         proc = subprocess.Popen(
@@ -153,8 +193,14 @@ def spawn(
     return Server(proc, port, log, started)
 
 
-def spawn_host(app: Path, *args: str, env: Mapping[str, str] | None = None, cpu: int | None = None) -> Server:
-    """Start ``python -m funchost start --no-reload`` on a free port for ``app``."""
+def spawn_host(
+    app: Path,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    cpu: int | None = None,
+    source: Path | None = None,
+) -> Server:
+    """Start ``python -m funchost start --no-reload`` on a free port for ``app`` (funchost from ``source``)."""
     port = free_port()
     argv = [
         sys.executable,
@@ -168,7 +214,9 @@ def spawn_host(app: Path, *args: str, env: Mapping[str, str] | None = None, cpu:
         "--no-reload",
         *args,
     ]
-    return spawn(argv, log=results_dir() / f"host-{port}.log", cwd=app, env=env, port=port, cpu=cpu)
+    return spawn(
+        argv, log=results_dir() / f"host-{port}.log", cwd=app, env=env, port=port, cpu=cpu, source=source
+    )
 
 
 def results_dir() -> Path:

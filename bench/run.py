@@ -1,4 +1,8 @@
-"""Run every benchmark and print one Markdown report: ``python bench/run.py [--quick] [--only NAME ...]``."""
+"""Run every benchmark and print one Markdown report.
+
+``python bench/run.py [--quick] [--only NAME ...] [--before REV] [--after REV]``: with ``--before``, the start,
+CLI, HTTP and pytest-plugin measures also run that git revision (checked out into a throwaway worktree) in the same
+run, interleaved with ``--after`` (default: the working tree), so an optimisation's before/after share the noise."""
 
 from __future__ import annotations
 
@@ -16,10 +20,11 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import history, http_throughput, memory, startup, stores
+from bench import cli_speed, history, http_throughput, memory, startup, stores
 from bench.common import BENCH, REPO, Result, cores
 
 MEASURES: dict[str, Callable[[bool], Result]] = {
+    "cli": cli_speed.measure,
     "startup": startup.measure,
     "http": http_throughput.measure,
     "stores": stores.measure,
@@ -73,9 +78,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="shorter runs and fewer repetitions")
     parser.add_argument("--only", nargs="+", choices=[*MEASURES, "external"], help="run only these")
+    parser.add_argument("--before", metavar="REV", help="also measure this git revision (e.g. a commit)")
+    parser.add_argument("--after", metavar="REV", help="measure this revision instead of the working tree")
     args = parser.parse_args()
+    for side in ("before", "after"):
+        if getattr(args, side):
+            os.environ[f"FUNCHOST_BENCH_{side.upper()}"] = getattr(args, side)
     chosen = args.only or [*MEASURES, "external"]
-    command = "python bench/run.py" + (" --quick" if args.quick else "")
+    command = "python bench/run.py" + "".join(f" {flag}" for flag in sys.argv[1:])
     print("# funchost benchmarks\n")
     print(f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     print(f"- machine: {os.cpu_count()} CPUs (nproc), usable {len(cores())}; {platform.platform()}")
