@@ -152,7 +152,8 @@ class Host:
         return self.keys is None or self.keys.allows(request, level)
 
     async def invoke(self, function: FunctionSpec, trigger: TriggerData) -> InvocationResult:
-        bound = self.bound[function.name.lower()]  # a trigger's run: its retry policy applies (funchost.retry)
+        """A trigger's run: its retry policy applies (funchost.retry)."""
+        bound = self.bound[function.name.lower()]
         policy = self.retries.get(function.name.lower())
         return await retry.run(self, policy, function.name, lambda: self.invoker.invoke(bound, trigger))
 
