@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import signal
@@ -13,6 +15,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from tests.waiting import wait_until
@@ -56,11 +59,17 @@ class RunningHost:
                     raise AssertionError(f"funchost exited before printing {text!r}:\n{self.output}")
             return text in self.output
 
-        wait_until(seen, timeout=timeout, message=lambda: f"{text!r} did not appear in the output:\n{self.output}")
+        wait_until(
+            seen, timeout=timeout, message=lambda: f"{text!r} did not appear in the output:\n{self.output}"
+        )
         return self.output
 
     def request(
-        self, method: str, path: str, body: bytes | str | None = None, headers: Mapping[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        body: bytes | str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> tuple[int, dict[str, str], bytes]:
         data = body.encode() if isinstance(body, str) else body
         req = urllib.request.Request(self.url + path, data=data, method=method, headers=dict(headers or {}))
@@ -115,7 +124,12 @@ def wait_running(host: RunningHost, timeout: float = 30.0) -> None:
         except OSError:
             return False
 
-    wait_until(running, timeout=timeout, interval=0.05, message=lambda: f"funchost did not reach Running:\n{host.output}")
+    wait_until(
+        running,
+        timeout=timeout,
+        interval=0.05,
+        message=lambda: f"funchost did not reach Running:\n{host.output}",
+    )
 
 
 @contextmanager
@@ -130,3 +144,23 @@ def running(
         yield host
     finally:
         host.stop()
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_command(*argv: str) -> CommandResult:
+    """Run a ``funchost`` command in this process (no subprocess: the command itself is what is tested)."""
+    from funchost.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(argv))
+        except SystemExit as exc:  # argparse refusals
+            code = exc.code if isinstance(exc.code, int) else 2
+    return CommandResult(code, out.getvalue(), err.getvalue())

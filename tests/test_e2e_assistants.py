@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.cli import RunningHost, running
+from tests.cli import CommandResult, RunningHost, run_command, running
 from tests.fake_openai import FakeOpenAIServer, fake_openai_in_thread
 
 pytestmark = pytest.mark.slow  # end-to-end through the real CLI in a subprocess
@@ -177,13 +175,8 @@ def test_assistants_cli_lists_shows_exports_and_deletes(app: Path, model: FakeOp
         host.request("PUT", "/api/assistants/helper")
         assert post(host, "helper", "hello") == (200, "Hi there!")
 
-    def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "funchost", "assistants", *args, "--script-root", str(app)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+    def cli(*args: str) -> CommandResult:
+        return run_command("assistants", *args, "--script-root", str(app))
 
     listing = cli("list")
     assert listing.returncode == 0 and listing.stdout.startswith("helper\tmessages=3\t")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli import RunningHost, free_port, running, spawn
+from tests.cli import RunningHost, free_port, run_command, running, spawn
 
 pytestmark = pytest.mark.slow  # end-to-end through the real CLI in a subprocess
 
@@ -219,7 +219,7 @@ def test_script_root_missing(tmp_path: Path) -> None:
     missing = tmp_path / "nope"
     result = run_cli("start", "--script-root", str(missing))
     assert result.returncode != 0
-    assert f'"{missing}" doesn\'t exist: --script-root takes the function app\'s folder' in result.stderr
+    assert f"\"{missing}\" doesn't exist: --script-root takes the function app's folder" in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -584,7 +584,7 @@ def test_enable_auth(tmp_path: Path) -> None:
     finally:
         host.stop()
     assert "Listening on 0.0.0.0: the app is reachable from other machines." in out
-    printed = run_cli("keys", "--script-root", str(app))
+    printed = run_command("keys", "--script-root", str(app))
     assert printed.returncode == 0
     assert f"Master key: {master}" in printed.stdout
     assert f"Function key (default): {function}" in printed.stdout
