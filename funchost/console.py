@@ -12,7 +12,7 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -225,6 +225,26 @@ class ConsoleHandler(logging.Handler):
     def wanted(self, record: logging.LogRecord) -> bool:
         return shown(record, verbose=self.verbose, user_level=self.user_level)
 
+    def direct_info(self, msg: str, args: tuple[object, ...]) -> bool:
+        """Write an INFO line of a user-category logger (``Function.<name>``) without a ``LogRecord``: same text
+        and timestamp as :meth:`emit`. ``msg`` is the host's own template: the secret redaction runs on the text
+        arguments only (a whole-line pass would scan the template's ``Id=`` on every line). False (nothing
+        written) when a filter it does not know is set: the caller then logs the usual way."""
+        redact: Callable[[str], str] | None = None
+        for f in self.filters:
+            redact = getattr(f, "redact", None)
+            if redact is None:
+                return False
+        created = time.time()
+        if max(self.user_level, self.level) > logging.INFO:
+            return True
+        if redact is not None:
+            args = tuple(redact(a) if type(a) is str else a for a in args)
+        message = msg % args
+        with self.lock:  # type: ignore[union-attr]
+            self.console.log_lines(message, logging.INFO, created)
+        return True
+
     def emit(self, record: logging.LogRecord) -> None:
         if not self.wanted(record):
             return
@@ -243,6 +263,29 @@ class ConsoleHandler(logging.Handler):
             self.console.log_lines(message, record.levelno, record.created)
         except Exception:  # pragma: no cover - logging must never raise
             self.handleError(record)
+
+
+def log_info(log: logging.Logger, msg: str, *args: object) -> None:
+    """``log.info(msg, *args)`` for a host line of a user-category logger (``Executing``/``Executed``): written
+    straight to the console when the console is the only listener (no ``LogRecord``, no handler chain, no caller
+    lookup); any other handler, filter or logger setup (the test harness's capture, a user's handler) gets the
+    usual record."""
+    if not log.isEnabledFor(logging.INFO):
+        return
+    root = logging.root
+    handlers = root.handlers
+    if (
+        len(handlers) == 1
+        and type(handlers[0]) is ConsoleHandler
+        and log.parent is root
+        and log.propagate
+        and not log.handlers
+        and not log.filters
+        and not root.filters
+        and handlers[0].direct_info(msg, args)
+    ):
+        return
+    log.handle(log.makeRecord(log.name, logging.INFO, __file__, 0, msg, args, None))
 
 
 class CaptureHandler(logging.Handler):

@@ -153,8 +153,11 @@ class Host:
 
     async def invoke(self, function: FunctionSpec, trigger: TriggerData) -> InvocationResult:
         """A trigger's run: its retry policy applies (funchost.retry)."""
-        bound = self.bound[function.name.lower()]
-        policy = self.retries.get(function.name.lower())
+        key = function.name.lower()
+        bound = self.bound[key]
+        policy = self.retries.get(key)
+        if policy is None:  # the common case: no retry layer per request
+            return await self.invoker.invoke(bound, trigger)
         return await retry.run(self, policy, function.name, lambda: self.invoker.invoke(bound, trigger))
 
     # -- lifecycle -----------------------------------------------------------------------------------------

@@ -25,10 +25,11 @@ from typing import Any
 import azure.functions as func
 
 from funchost import retry
+from funchost.console import log_info as _info
 from funchost.context import Context, thread_local
 from funchost.dotnet import format_timespan
 from funchost.expressions import ExpressionError, Template, has_expressions, resolve_settings, system_data
-from funchost.loopwatch import loop_watch
+from funchost.loopwatch import LoopWatch, loop_watch
 from funchost.registry import (
     HOST_CALL_REASON,
     AnyBinding,
@@ -129,6 +130,12 @@ class BoundFunction:
     def __post_init__(self) -> None:
         self.log = logging.getLogger(f"Function.{self.spec.name}")
         """The category the host logs invocations under (shown by default, like Core Tools)."""
+        # The invocation plan, fixed at bind time: the hot path does no discovery.
+        self.trigger_name = self.trigger.spec.name
+        self.out_names = tuple(b.spec.name for b in self.outputs if b.spec.name != "$return")
+        """Output bindings passed to the function as ``func.Out`` arguments."""
+        self.returns = any(b.spec.name == "$return" for b in self.outputs)
+        """Whether the return value goes to a ``$return`` output binding."""
 
 
 def bind_function(spec: FunctionSpec, registry: Registry, lookup: SettingLookup) -> BoundFunction:
@@ -227,6 +234,7 @@ class Invoker:
         self._busy_lock = threading.Lock()
         self._running: dict[int, _Deadline] = {}
         self._watchdog: asyncio.Task[None] | None = None
+        self._loop_watch: LoopWatch | None = None
 
     def busy(self) -> list[str]:
         """The sync invocations holding a worker thread now, longest first."""
@@ -299,7 +307,7 @@ class Invoker:
             raise BindingError(f"The '{fn.name}' function is in error: " + " ".join(fn.errors))
         data = _BindingData(trigger.binding_data, fn.name)
         call = _Call(fn, invocation_id, data, self.host)
-        args: dict[str, Any] = {bound.trigger.spec.name: trigger.value}
+        args: dict[str, Any] = {bound.trigger_name: trigger.value}
         for b in bound.inputs:
             assert isinstance(b.plugin, InputBinding)
             try:
@@ -307,16 +315,15 @@ class Invoker:
             except BindingError as exc:
                 raise _binding_failure(b, exc, "input") from exc
         outs: dict[str, func.Out[Any]] = {}
-        for b in bound.outputs:
-            if b.spec.name != "$return":
-                outs[b.spec.name] = args[b.spec.name] = _Out()
+        for name in bound.out_names:
+            outs[name] = args[name] = _Out()
         if fn.wants_context:
             args["context"] = Context.for_trigger(
                 invocation_id, fn.name, str(fn.directory), trigger.binding_data, retry.current.get()
             )
         returned = await self._call(fn, args, invocation_id)
-        values: dict[str, Any] = {name: out.get() for name, out in outs.items()}
-        if any(b.spec.name == "$return" for b in bound.outputs):
+        values: dict[str, Any] = {name: out.get() for name, out in outs.items()} if outs else {}
+        if bound.returns:
             values["$return"] = returned
         elif returned is not None and not bound.implicit_return:
             raise RuntimeError(f"function '{fn.name}' without a $return binding returned a non-None value")
@@ -330,7 +337,9 @@ class Invoker:
         loop = asyncio.get_running_loop()
         started: list[bool] = []
         if fn.is_async:
-            watch = loop_watch(loop)
+            watch = self._loop_watch
+            if watch is None or watch.loop is not loop:
+                watch = self._loop_watch = loop_watch(loop)
             watch.enter(task, fn.name, invocation_id)
             try:
                 return await self._deadline(fn, fn.func(**args), invocation_id, task, started)
@@ -492,12 +501,6 @@ def new_invocation_id() -> str:
     n = _random.getrandbits(128) & ~(0xF000 << 64) & ~(0xC000 << 48) | (0x4000 << 64) | (0x8000 << 48)
     h = f"{n:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
-
-def _info(log: logging.Logger, msg: str, *args: object) -> None:
-    """``log.info`` without the caller lookup (a stack walk) the logging module does for every record."""
-    if log.isEnabledFor(logging.INFO):
-        log.handle(log.makeRecord(log.name, logging.INFO, __file__, 0, msg, args, None))
 
 
 def _binding_failure(b: BoundBinding, exc: BindingError, role: str) -> BindingError:
