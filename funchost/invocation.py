@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import functools
 import json
 import logging
 import os
@@ -17,7 +16,6 @@ import threading
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -46,6 +44,7 @@ from funchost.registry import (
     parse_options,
 )
 from funchost.spec import BindingSpec, FunctionSpec
+from funchost.workers import WorkerPool
 
 _random = random.Random()
 
@@ -60,6 +59,8 @@ TriggerInput = TriggerData | Callable[[], TriggerData | Awaitable[TriggerData]]
 invocation like any other."""
 
 IMPLICIT_OUTPUT_EXCLUDED = frozenset({"httptrigger", "http", "durableclient"})
+BUSY_WARNING_INTERVAL = 10.0
+"""Seconds between two "All N worker threads are busy" warnings (calls that waited meanwhile are counted)."""
 
 
 class InvocationError(Exception):
@@ -225,12 +226,14 @@ class Invoker:
     ) -> None:
         self.host = host
         self.thread_count = thread_count or min(32, (os.cpu_count() or 1) + 4)
-        self.pool = ThreadPoolExecutor(max_workers=self.thread_count, thread_name_prefix="funchost-fn")
+        self.pool = WorkerPool(self.thread_count, "funchost-fn")
         self.timeout = timeout
         self.in_flight = 0
         self._busy: dict[str, _Busy] = {}
         """Sync invocations holding a worker thread, by invocation id (written from the worker threads)."""
         self._queued = 0
+        self._busy_warned = -BUSY_WARNING_INTERVAL
+        self._busy_unwarned = 0
         self._busy_lock = threading.Lock()
         self._running: dict[int, _Deadline] = {}
         self._watchdog: asyncio.Task[None] | None = None
@@ -244,7 +247,7 @@ class Invoker:
         return [b.describe(now) for b in held]
 
     def close(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.pool.close()
         if self._watchdog is not None:
             self._watchdog.cancel()
 
@@ -345,10 +348,9 @@ class Invoker:
                 return await self._deadline(fn, fn.func(**args), invocation_id, task, started)
             finally:
                 watch.leave(task)
-        ctx = contextvars.copy_context()
         self._note_queue(fn, invocation_id)
-        work = loop.run_in_executor(
-            self.pool, functools.partial(ctx.run, self._run_sync, fn, args, invocation_id, started)
+        work = self.pool.run(
+            loop, contextvars.copy_context(), self._run_sync, fn, args, invocation_id, started
         )
         try:
             return await self._deadline(fn, work, invocation_id, task, started)
@@ -375,21 +377,29 @@ class Invoker:
                 self._busy.pop(invocation_id, None)
 
     def _note_queue(self, fn: FunctionSpec, invocation_id: str) -> None:
-        """Count a sync call going to the pool; say so when it must wait because every thread is busy."""
+        """Count a sync call going to the pool; say so when it must wait because every thread is busy (once per
+        ``BUSY_WARNING_INTERVAL``: under load calls queue for a moment all the time, and a line per request
+        would bury the one that names a hung function)."""
         with self._busy_lock:
             full = len(self._busy) + self._queued >= self.thread_count
             self._queued += 1
         if full:
+            now = time.monotonic()
+            if now - self._busy_warned < BUSY_WARNING_INTERVAL:
+                self._busy_unwarned += 1
+                return
+            self._busy_warned, unwarned, self._busy_unwarned = now, self._busy_unwarned, 0
             log.warning(
                 "All %d worker threads (PYTHON_THREADPOOL_THREAD_COUNT) are busy with sync functions: %s. "
                 "'Functions.%s' (Id=%s) waits for a free thread (functionTimeout counts from now). A sync function "
                 "that never returns holds its thread for good (threads cannot be killed): fix it, make the "
                 "function async, or raise PYTHON_THREADPOOL_THREAD_COUNT. Async functions, the admin API and "
-                "/admin/host/ping keep working.",
+                "/admin/host/ping keep working.%s",
                 self.thread_count,
                 ", ".join(self.busy()) or "(starting)",
                 fn.name,
                 invocation_id,
+                f" ({unwarned} more calls had to wait since the last warning.)" if unwarned else "",
             )
 
     async def _deadline(
