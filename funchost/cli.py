@@ -299,12 +299,13 @@ async def _serve(
     for error in host.index.errors:
         log.error("%s", error)
     await host.start()
-    runner = web.AppRunner(
-        server.app,
-        access_log=None,
+    runner = web.ServerRunner(
+        server.low_level(
+            access_log=None,
+            max_line_size=HANDLER_LIMITS["max_line_size"],
+            max_field_size=HANDLER_LIMITS["max_field_size"],
+        ),
         handle_signals=False,
-        max_line_size=HANDLER_LIMITS["max_line_size"],
-        max_field_size=HANDLER_LIMITS["max_field_size"],
     )
     await runner.setup()
     site = web.SockSite(runner, sock, shutdown_timeout=SHUTDOWN_SECONDS * 0.6)

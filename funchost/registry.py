@@ -120,9 +120,9 @@ class CallContext(Protocol):
 OptionsT = TypeVar("OptionsT", bound=BindingOptions)
 K = TypeVar("K")
 
-HttpHandler = Callable[["web.Request"], Awaitable["web.StreamResponse | None"]]
+HttpHandler = Callable[["web.BaseRequest"], Awaitable["web.StreamResponse | None"]]
 """Serves an app request, or returns None to let the next handler (finally a 404) have it."""
-AdminHandler = Callable[["web.Request"], Awaitable["web.StreamResponse"]]
+AdminHandler = Callable[["web.BaseRequest"], Awaitable["web.StreamResponse"]]
 
 
 class HostApi(Protocol):

@@ -14,7 +14,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp import web
+from aiohttp.test_utils import BaseTestServer, TestClient
 
 from funchost.console import CaptureHandler, shown
 from funchost.host import DEFAULT_MAX_BODY, Host, HostOptions
@@ -215,7 +216,7 @@ class Harness:
         try:
             await host.start()
             server = Server(host, max_body=DEFAULT_MAX_BODY if max_body is None else max_body)
-            test_server = TestServer(server.app, host="127.0.0.1")
+            test_server = _HostTestServer(server, host="127.0.0.1")
             await test_server.start_server(  # the header limits of funchost start
                 max_line_size=HANDLER_LIMITS["max_line_size"], max_field_size=HANDLER_LIMITS["max_field_size"]
             )
@@ -289,6 +290,17 @@ class Harness:
             self._root_level = None
         if errors:
             raise errors[0]
+
+
+class _HostTestServer(BaseTestServer):
+    """aiohttp's test server running the host's low-level server, as ``funchost start`` serves it."""
+
+    def __init__(self, server: Server, **kwargs: Any) -> None:
+        self._server = server
+        super().__init__(**kwargs)
+
+    async def _make_runner(self, **kwargs: Any) -> web.ServerRunner:
+        return web.ServerRunner(self._server.low_level(**kwargs))
 
 
 def _shadowed(warning: str, given: Mapping[str, str]) -> bool:

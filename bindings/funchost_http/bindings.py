@@ -126,7 +126,7 @@ class HttpTrigger(Trigger[HttpTriggerOptions]):
             self.router.add(_route(fn, options), options.methods, self._handler(fn, options))
         self.host.serve_http(self._dispatch)
 
-    async def _dispatch(self, request: web.Request) -> web.StreamResponse | None:
+    async def _dispatch(self, request: web.BaseRequest) -> web.StreamResponse | None:
         match = self.router.match(request.method, request.rel_url.raw_path)
         if match is None:
             return None
@@ -138,7 +138,7 @@ class HttpTrigger(Trigger[HttpTriggerOptions]):
         host = self.host
         output = next((b.name for b in fn.outputs if b.kind == "http"), None)
 
-        async def handle(request: web.Request, route: RouteValues) -> web.StreamResponse:
+        async def handle(request: web.BaseRequest, route: RouteValues) -> web.StreamResponse:
             if not host.authorize(request, options.auth_level):
                 return web.Response(status=401)
             if self.streaming.enabled:

@@ -29,7 +29,7 @@ GENERIC_CONVERTER_NAME = "<class 'azure_functions_worker.bindings.generic.Generi
 _GENERIC_TYPES = (str, bytes, bytearray, dict, list, int, float, bool)
 
 
-def request_headers(request: web.Request) -> dict[str, str]:
+def request_headers(request: web.BaseRequest) -> dict[str, str]:
     """Lower-case names, repeated headers joined with ','."""
     headers: dict[str, str] = {}
     for name, value in request.headers.items():
@@ -38,7 +38,7 @@ def request_headers(request: web.Request) -> dict[str, str]:
     return headers
 
 
-def request_params(request: web.Request) -> dict[str, str]:
+def request_params(request: web.BaseRequest) -> dict[str, str]:
     """Query values joined with ','; empty values dropped like the host does."""
     params: dict[str, str] = {}
     for name, value in request.query.items():
@@ -49,7 +49,7 @@ def request_params(request: web.Request) -> dict[str, str]:
 
 
 def to_http_request(
-    request: web.Request, body: bytes, headers: dict[str, str], route: Mapping[str, str | None]
+    request: web.BaseRequest, body: bytes, headers: dict[str, str], route: Mapping[str, str | None]
 ) -> func.HttpRequest:
     """The ``func.HttpRequest`` the worker would build (full URL from the Host header)."""
     host = request.headers.get("Host", f"{request.host}")

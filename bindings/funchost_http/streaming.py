@@ -194,7 +194,7 @@ class StreamingApp:
         self.request_type: Any = base.RequestTrackerMeta.get_request_type()
 
     async def handle(
-        self, request: web.Request, route: Route, function: FunctionSpec, output: str | None
+        self, request: web.BaseRequest, route: Route, function: FunctionSpec, output: str | None
     ) -> web.StreamResponse:
         """Serve one request: run the FastAPI app, return an aiohttp response that streams the body."""
         host = self.host
@@ -226,7 +226,7 @@ class StreamingApp:
         exchange = _Exchange(request, self._scope(request, call))
         return await exchange.run(self.asgi, host.log, function.name, failure)
 
-    def _scope(self, request: web.Request, call: Callable[[Any], Any]) -> dict[str, Any]:
+    def _scope(self, request: web.BaseRequest, call: Callable[[Any], Any]) -> dict[str, Any]:
         transport = request.transport
         peer = transport.get_extra_info("peername") if transport else None
         sock = transport.get_extra_info("sockname") if transport else None
@@ -290,7 +290,7 @@ class StreamingApp:
 class _Exchange:
     """One ASGI exchange bridged to aiohttp: request body chunks in, response start and body chunks out."""
 
-    def __init__(self, request: web.Request, scope: dict[str, Any]) -> None:
+    def __init__(self, request: web.BaseRequest, scope: dict[str, Any]) -> None:
         self.request = request
         self.scope = scope
         self.limit: int = getattr(request, "_client_max_size", 0) or 0

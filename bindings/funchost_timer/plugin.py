@@ -66,7 +66,7 @@ class TimerPlugin(Plugin):
         loops, self.loops = self.loops, []
         await asyncio.gather(*(loop.stop() for loop in loops), return_exceptions=True)
 
-    async def _warmup(self, request: web.Request) -> web.StreamResponse:
+    async def _warmup(self, request: web.BaseRequest) -> web.StreamResponse:
         """``GET|POST /admin/warmup``: runs the warmup functions once per process (later calls just answer 200),
         as the host does on the plans that have warmup."""
         runtime = self.runtime

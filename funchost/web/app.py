@@ -1,14 +1,17 @@
-"""The aiohttp application: CORS, the homepage, the admin API, then function routes (the host's order)."""
+"""The HTTP front: CORS, the homepage, the admin API, then function routes (the host's order), on aiohttp's
+low-level server (funchost routes itself: no Application, router or middleware chain per request)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
+from aiohttp import hdrs, web
+from aiohttp.http import HttpVersion11
 
 from funchost import __version__
 
@@ -21,8 +24,9 @@ log = logging.getLogger("funchost.web")
 MAX_HEADERS_TOTAL = 32 * 1024
 """Kestrel's MaxRequestHeadersTotalSize: names and values of all request headers together (more: 431)."""
 HANDLER_LIMITS = {"max_line_size": 8192, "max_field_size": 2 * MAX_HEADERS_TOTAL}
-"""aiohttp parser limits for ``AppRunner``/``TestServer``: Kestrel's 8 KB request line; a single header may
-take the whole 32 KB total (aiohttp's default is 8,190 bytes per header), larger fields are a 400."""
+"""aiohttp parser limits for the server (``funchost start`` and the test harness): Kestrel's 8 KB request line; a
+single header may take the whole 32 KB total (aiohttp's default is 8,190 bytes per header), larger fields are a
+400."""
 
 
 class QuietProtocolErrors(logging.Filter):
@@ -82,17 +86,39 @@ class Server:
         self.keys = keys
         self.reload_errors: list[str] = []
         """The last failed reload's errors (shown in /admin/host/status until a good reload)."""
+        self.max_body = max_body
         quiet_protocol_errors()
-        self.app = web.Application(client_max_size=max_body)
-        self.app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._app: web.Application | None = None
+
+    def low_level(self, **kwargs: Any) -> web.Server:
+        """aiohttp's low-level server running :meth:`handle` (call on the event loop); ``kwargs`` go to aiohttp's
+        request handler (parser limits, ``access_log``)."""
+        loop = asyncio.get_running_loop()
+        max_body = self.max_body
+
+        def request(message: Any, payload: Any, protocol: Any, writer: Any, task: Any) -> web.BaseRequest:
+            return web.BaseRequest(message, payload, protocol, writer, task, loop, client_max_size=max_body)
+
+        return web.Server(self.handle, request_factory=request, loop=loop, **kwargs)
+
+    @property
+    def app(self) -> web.Application:
+        """The same pipeline as an aiohttp Application (one catch-all route), for aiohttp's own test fixtures
+        (``aiohttp_client``); ``funchost start`` and ``funchost.testing`` serve :meth:`low_level`."""
+        if self._app is None:
+            self._app = web.Application(client_max_size=self.max_body)
+            self._app.router.add_route("*", "/{tail:.*}", self.handle, expect_handler=_expect_in_handle)
+        return self._app
 
     def swap(self, host: Host) -> Host:
         old, self.current = self.current, host
         return old
 
     # -- pipeline --------------------------------------------------------------------------------------------
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
+    async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
         """CORS, then the host's dispatch, then custom headers (one handler: no middleware chain per request)."""
+        if hdrs.EXPECT in request.headers:
+            await _expect(request)
         if sum(len(k) + len(v) for k, v in request.raw_headers) > MAX_HEADERS_TOTAL:
             log.warning(
                 "Request to %s refused: its headers take more than %d bytes in total (431), Kestrel's limit.",
@@ -122,7 +148,7 @@ class Server:
                     "Request to %s refused: body larger than the limit of %d bytes (413). Raise it with "
                     "--max-request-body-size.",
                     request.path,
-                    self.app._client_max_size,
+                    self.max_body,
                 )
                 response = web.Response(status=413)
                 del exc
@@ -139,7 +165,7 @@ class Server:
                 response.headers[name] = value
         return response
 
-    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+    async def _dispatch(self, request: web.BaseRequest) -> web.StreamResponse:
         host = self.current
         path = request.path
         lowered = path.lower()
@@ -167,7 +193,7 @@ class Server:
         return web.Response(status=404)
 
     # -- admin API ---------------------------------------------------------------------------------------------
-    async def _admin(self, request: web.Request, host: Host, path: str) -> web.StreamResponse:
+    async def _admin(self, request: web.BaseRequest, host: Host, path: str) -> web.StreamResponse:
         parts = path.strip("/").split("/")
         method = request.method
         extra = host.admin_handlers.get((method, path.rstrip("/")))
@@ -192,7 +218,7 @@ class Server:
                 return _json({"errors": bound.spec.errors} if bound.spec.errors else {})
         return web.Response(status=404)
 
-    async def _admin_invoke(self, request: web.Request, host: Host, name: str) -> web.StreamResponse:
+    async def _admin_invoke(self, request: web.BaseRequest, host: Host, name: str) -> web.StreamResponse:
         if host.find(name) is None:
             return web.Response(status=404)
         raw = await request.read()
@@ -248,6 +274,21 @@ class Server:
         if url is not None:
             data["invoke_url_template"] = url
         return data
+
+
+async def _expect(request: web.BaseRequest) -> None:
+    """``Expect: 100-continue`` answered before the body is read, as aiohttp's router does (curl sends it for
+    bodies over 1 KB and waits a second without the answer); another expectation is a 417."""
+    expect = request.headers.get(hdrs.EXPECT, "")
+    if request.version == HttpVersion11:
+        if expect.lower() != "100-continue":
+            raise web.HTTPExpectationFailed(text=f"Unknown Expect: {expect}")
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        request.writer.output_size = 0  # the response has not started
+
+
+async def _expect_in_handle(request: web.Request) -> None:
+    """The Application route leaves ``Expect`` to :meth:`Server.handle` (answered once, on both paths)."""
 
 
 def _json(value: Any, status: int = 200) -> web.Response:
