@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-
 DEFAULT_INSTRUCTIONS = "You are a helpful assistant."
 DEFAULT_CONNECTION = "AzureWebJobsStorage"
 DEFAULT_COLLECTION = "ChatState"
