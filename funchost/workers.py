@@ -45,7 +45,7 @@ class WorkerPool:
             raise RuntimeError("cannot run a call: the worker pool is closed")
         future: asyncio.Future[Any] = loop.create_future()
         self._queue.put((loop, future, context, target, args))
-        if not self._idle.acquire(blocking=False) and len(self._threads) < self.size:
+        if len(self._threads) < self.size and not self._idle.acquire(blocking=False):  # all started: no count
             with self._lock:
                 if len(self._threads) < self.size and not self._closed:
                     thread = threading.Thread(
