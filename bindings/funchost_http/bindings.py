@@ -20,6 +20,7 @@ from funchost.plugin import (
     TriggerData,
 )
 from funchost_http.convert import (
+    Converter,
     annotation_error,
     check_output,
     output_converter,
@@ -185,6 +186,18 @@ class HttpOutput(OutputBinding[HttpOutputOptions]):
 
     def __init__(self, streaming: Streaming) -> None:
         self.streaming = streaming
+        self._converters: dict[int, tuple[FunctionSpec, list[Converter]]] = {}
+        """Per function (by identity; this plugin lives as long as its host version): its http outputs'
+        converters, found once instead of per response."""
+
+    def _converters_of(self, function: FunctionSpec) -> list[Converter]:
+        cached = self._converters.get(id(function))
+        if cached is not None and cached[0] is function:
+            return cached[1]
+        names = [b.name for b in function.outputs if b.kind == "http"] or ["$return"]
+        converters = [output_converter(function.func, name) for name in names]
+        self._converters[id(function)] = (function, converters)
+        return converters
 
     @property
     def none_is_error(self) -> bool:  # type: ignore[override]
@@ -202,8 +215,7 @@ class HttpOutput(OutputBinding[HttpOutputOptions]):
         """Refuse what the worker cannot encode, with its TypeError (the invocation fails as on Azure)."""
         if self.streaming.enabled:
             return item  # handed to FastAPI as the route's return value
-        names = [b.name for b in call.function.outputs if b.kind == "http"] or ["$return"]
-        converters = [output_converter(call.function.func, name) for name in names]
+        converters = self._converters_of(call.function)
         check_output(
             item, "generic" if "generic" in converters and not isinstance(item, str) else converters[0]
         )

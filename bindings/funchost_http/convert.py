@@ -52,7 +52,9 @@ def to_http_request(
     request: web.BaseRequest, body: bytes, headers: dict[str, str], route: Mapping[str, str | None]
 ) -> func.HttpRequest:
     """The ``func.HttpRequest`` the worker would build (full URL from the Host header)."""
-    host = request.headers.get("Host", f"{request.host}")
+    host = request.headers.get("Host")
+    if host is None:
+        host = request.host
     url = f"{request.scheme}://{host}{request.raw_path}"
     return WorkerHttpRequest(  # the worker's subclass: get_json() raises its ValueError text
         method=request.method,
@@ -206,6 +208,8 @@ def response_cookies(resp: azf_abc.HttpResponse, *, log: bool = False) -> list[s
     Raises what the worker raises: ``dateutil`` ``ParserError`` for an unparsable Expires (``log`` also logs the
     worker's error line), ``TypeError`` for a Max-Age that is not a number."""
     headers = resp.headers
+    if not headers or "Set-Cookie" not in headers:  # the common case, without werkzeug's get_all
+        return []
     values = headers.get_all("Set-Cookie") if hasattr(headers, "get_all") else []
     out: list[str] = []
     for value in values:

@@ -692,12 +692,16 @@ def _parse_methods(template: str, methods: Sequence[str] | None) -> frozenset[st
 class Router(Generic[T]):
     """Routes in registration order under a prefix; the first route matching method and path wins."""
 
-    __slots__ = ("_prefix", "_prefix_text", "_routes")
+    __slots__ = ("_cache", "_prefix", "_prefix_text", "_routes")
+
+    CACHE_SIZE = 1024
+    """Matches remembered by (method, raw path); emptied when full or when a route is added."""
 
     def __init__(self, prefix: str = "api") -> None:
         self._prefix = _parse_prefix(prefix)
         self._prefix_text = prefix.strip("/")
         self._routes: list[Route[T]] = []
+        self._cache: dict[tuple[str, str], tuple[T, RouteValues] | None] = {}
 
     @property
     def prefix(self) -> str:
@@ -713,10 +717,26 @@ class Router(Generic[T]):
         """Register a route after the existing ones; methods None or empty means any method."""
         route = Route(RouteTemplate.parse(template), _parse_methods(template, methods), target)
         self._routes.append(route)
+        self._cache.clear()
         return route
 
     def match(self, method: str, path: str) -> tuple[T, RouteValues] | None:
-        """The first route matching the method and raw URL path (prefix included), with its values."""
+        """The first route matching the method and raw URL path (prefix included), with its values (a fresh
+        dict per call; a repeated (method, path) is answered from a bounded cache)."""
+        key = (method, path)
+        try:
+            found = self._cache[key]
+        except KeyError:
+            pass
+        else:
+            return None if found is None else (found[0], dict(found[1]))
+        found = self._match(method, path)
+        if len(self._cache) >= self.CACHE_SIZE:
+            self._cache.clear()
+        self._cache[key] = found
+        return None if found is None else (found[0], dict(found[1]))
+
+    def _match(self, method: str, path: str) -> tuple[T, RouteValues] | None:
         segments, trailing = _split_path(path)
         prefix = self._prefix
         start = len(prefix)
