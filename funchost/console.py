@@ -78,17 +78,25 @@ def timestamp(moment: datetime | None = None) -> str:
 
 
 _second: tuple[int, str] = (-1, "")
+_milli: tuple[int, int, str] = (-1, -1, "")
 
 
 def stamp_of(created: float) -> str:
     """``timestamp()`` of an epoch time, with the seconds part cached (it is on every log line)."""
     global _second
+    global _milli
     whole = int(created)
+    milli = int((created - whole) * 1000)
+    last = _milli
+    if last[0] == whole and last[1] == milli:  # under load, consecutive lines share the millisecond
+        return last[2]
     second, prefix = _second
     if whole != second:
         prefix = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(whole))
         _second = (whole, prefix)
-    return f"{prefix}{int((created - whole) * 1000):03d}Z"
+    stamp = f"{prefix}{milli:03d}Z"
+    _milli = (whole, milli, stamp)
+    return stamp
 
 
 def is_system(logger_name: str) -> bool:
@@ -151,14 +159,15 @@ class Console:
 
     def _flush_soon(self) -> None:
         """Flush once per event-loop iteration (a burst of requests shares one write), at once elsewhere."""
+        if self._flush_scheduled:  # the loop flushes soon, whichever thread wrote this line
+            return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             self.stream.flush()
             return
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            loop.call_soon(self._flush)
+        self._flush_scheduled = True
+        loop.call_soon(self._flush)
 
     def _flush(self) -> None:
         self._flush_scheduled = False
@@ -225,6 +234,12 @@ class ConsoleHandler(logging.Handler):
     def wanted(self, record: logging.LogRecord) -> bool:
         return shown(record, verbose=self.verbose, user_level=self.user_level)
 
+    def handle(self, record: logging.LogRecord) -> bool:
+        """Records the console does not show skip the filters (the secret redaction formats the message)."""
+        if not self.wanted(record):
+            return False
+        return bool(super().handle(record))
+
     def direct_info(self, msg: str, args: tuple[object, ...]) -> bool:
         """Write an INFO line of a user-category logger (``Function.<name>``) without a ``LogRecord``: same text
         and timestamp as :meth:`emit`. ``msg`` is the host's own template: the secret redaction runs on the text
@@ -246,7 +261,7 @@ class ConsoleHandler(logging.Handler):
         return True
 
     def emit(self, record: logging.LogRecord) -> None:
-        if not self.wanted(record):
+        if not self.wanted(record):  # emit() called directly, not through handle()
             return
         try:
             message = record.getMessage()

@@ -468,19 +468,33 @@ class Invoker:
             except BindingError as exc:
                 raise _binding_failure(b, exc, "output") from exc
             plan.append((b, b.plugin, options, parsed, serving))
-        results: list[Any]
-        if len(plan) == 1:  # the common case: no gather, no extra task per invocation
-            _, plugin, options, items, serving = plan[0]
+        results: list[BaseException | None] = []
+        if not plan:
+            return
+        # Every write runs concurrently; the last one in this task (no gather, one task fewer per invocation:
+        # an http output plus one other is the usual shape), the others as tasks, cancelled if this one is.
+        loop = asyncio.get_running_loop()
+        others = [
+            loop.create_task(p.write(items, options, serving)) for _, p, options, items, serving in plan[:-1]
+        ]
+        _, plugin, options, items, serving = plan[-1]
+        try:
             try:
                 await plugin.write(items, options, serving)
-                results = [None]
+                last: BaseException | None = None
             except Exception as exc:
-                results = [exc]
-        else:
-            results = await asyncio.gather(
-                *(plugin.write(items, options, serving) for _, plugin, options, items, serving in plan),
-                return_exceptions=True,
-            )
+                last = exc
+            for task in others:
+                try:
+                    await task
+                    results.append(None)
+                except Exception as exc:
+                    results.append(exc)
+        finally:
+            for task in others:
+                if not task.done():
+                    task.cancel()
+        results.append(last)
         for (b, *_), res in zip(plan, results, strict=True):
             if isinstance(res, BindingError):
                 raise _binding_failure(b, res, "output") from res
