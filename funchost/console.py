@@ -230,9 +230,23 @@ class ConsoleHandler(logging.Handler):
         self.console = console
         self.verbose = verbose
         self.user_level = user_level
+        self._redactions: tuple[Callable[[str], str] | None, dict[str, str]] = (None, {})
 
     def wanted(self, record: logging.LogRecord) -> bool:
         return shown(record, verbose=self.verbose, user_level=self.user_level)
+
+    def _redacted(self, redact: Callable[[str], str], text: str) -> str:
+        """``redact(text)``, remembered for the first texts seen (function names and reasons repeat on every
+        line; the cache stops growing when full, it is never emptied while ``redact`` stays the same)."""
+        cache = self._redactions
+        if cache[0] != redact:  # a bound method is a new object per lookup, equal to the last
+            cache = self._redactions = (redact, {})
+        found = cache[1].get(text)
+        if found is None:
+            found = redact(text)
+            if len(cache[1]) < 1024:
+                cache[1][text] = found
+        return found
 
     def handle(self, record: logging.LogRecord) -> bool:
         """Records the console does not show skip the filters (the secret redaction formats the message)."""
@@ -254,7 +268,7 @@ class ConsoleHandler(logging.Handler):
         if max(self.user_level, self.level) > logging.INFO:
             return True
         if redact is not None:
-            args = tuple(redact(a) if type(a) is str else a for a in args)
+            args = tuple(self._redacted(redact, a) if type(a) is str else a for a in args)
         message = msg % args
         with self.lock:  # type: ignore[union-attr]
             self.console.log_lines(message, logging.INFO, created)

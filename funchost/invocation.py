@@ -345,6 +345,8 @@ class Invoker:
                 watch = self._loop_watch = loop_watch(loop)
             watch.enter(task, fn.name, invocation_id)
             try:
+                if self.timeout is None:  # no functionTimeout: no deadline layer
+                    return await fn.func(**args)
                 return await self._deadline(fn, fn.func(**args), invocation_id, task, started)
             finally:
                 watch.leave(task)
@@ -353,6 +355,8 @@ class Invoker:
             loop, contextvars.copy_context(), self._run_sync, fn, args, invocation_id, started
         )
         try:
+            if self.timeout is None:
+                return await work
             return await self._deadline(fn, work, invocation_id, task, started)
         finally:
             with self._busy_lock:
