@@ -28,7 +28,7 @@ from funchost_http.convert import (
     to_http_request,
     to_response,
 )
-from funchost_http.data import http_binding_data
+from funchost_http.data import LazyBindingData, http_binding_data
 from funchost_http.options import HttpOutputOptions, HttpTriggerOptions
 from funchost_http.routing import RouteError, Router, RouteTemplate, RouteValues
 from funchost_http.streaming import (
@@ -155,13 +155,15 @@ class HttpTrigger(Trigger[HttpTriggerOptions]):
                 body = b""
             headers = request_headers(request)
             req = to_http_request(request, body, headers, route)
-            data = http_binding_data(
-                body=body,
-                content_length=request.content_length,
-                query=list(request.query.items()),
-                route=route,
-                headers=headers,
-                request=req,
+            data = LazyBindingData(
+                lambda: http_binding_data(
+                    body=body,
+                    content_length=request.content_length,
+                    query=list(request.query.items()),
+                    route=route,
+                    headers=headers,
+                    request=req,
+                )
             )
             try:
                 result = await host.invoke(fn, TriggerData(req, data))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from funchost.plugin import BindingData, CaseSensitive, add_system_data, json_binding_data
@@ -36,3 +36,34 @@ def http_binding_data(
     if method_name is not None:
         add_system_data(data, method_name)
     return data
+
+
+class LazyBindingData(Mapping[str, Any]):
+    """Binding data built on first read: most functions never read it (no ``{expression}`` in their bindings, no
+    ``context`` trigger metadata), and building it copies the headers, the query and parses a JSON body."""
+
+    __slots__ = ("_build", "_data")
+
+    def __init__(self, build: Callable[[], BindingData]) -> None:
+        self._build: Callable[[], BindingData] | None = build
+        self._data: BindingData | None = None
+
+    def _get(self) -> BindingData:
+        data = self._data
+        if data is None:
+            assert self._build is not None
+            data = self._data = self._build()
+            self._build = None
+        return data
+
+    def __getitem__(self, key: str) -> Any:
+        return self._get()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._get()
