@@ -146,7 +146,7 @@ def datetime_o(value: datetime) -> str:
     """``DateTime.ToString("o")`` of a UTC instant: seven fractional digits and ``Z`` (naive = UTC)."""
     if value.tzinfo is not None:
         value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
+    return f"{_date_time(value)}.{value.microsecond:06d}0Z"
 
 
 def datetime_roundtrip(value: datetime | None) -> str:
@@ -158,10 +158,15 @@ def datetime_roundtrip(value: datetime | None) -> str:
     if value.tzinfo is not None:
         value = value.astimezone(UTC)
         suffix = "Z"
-    text = value.strftime("%Y-%m-%dT%H:%M:%S")
+    text = _date_time(value)
     if value.microsecond:
         text += "." + f"{value.microsecond:06d}".rstrip("0")
     return text + suffix
+
+
+def _date_time(value: datetime) -> str:
+    """``yyyy-MM-ddTHH:mm:ss`` (four-digit years below 1000 too, unlike ``strftime`` on Linux)."""
+    return f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:{value.minute:02d}:{value.second:02d}"
 
 
 # --- strings --------------------------------------------------------------------------------------------

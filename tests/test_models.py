@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from funchost.dotnet import datetime_roundtrip
 from funchost_assistants.models import (
     AssistantState,
     ChatMessage,
@@ -15,7 +16,6 @@ from funchost_assistants.models import (
     ToolCall,
     assistant_state_json,
     check_entity_limits,
-    dotnet_datetime,
     message_entity,
     message_from_entity,
     parse_create_request,
@@ -308,7 +308,7 @@ def test_tool_calls_from_invalid_text() -> None:
     ],
 )
 def test_dotnet_datetime(value: datetime | None, text: str) -> None:
-    assert dotnet_datetime(value) == text
+    assert datetime_roundtrip(value) == text
 
 
 def test_nonexistent_assistant_json() -> None:

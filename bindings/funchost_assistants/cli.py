@@ -9,8 +9,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from funchost.dotnet import datetime_roundtrip
 from funchost.plugin import add_app_argument, read_app_settings
-from funchost_assistants.models import ChatMessage, dotnet_datetime, message_entity, state_entity
+from funchost_assistants.models import ChatMessage, message_entity, state_entity
 from funchost_assistants.stores import STORE_KINDS, AssistantStore, Collection, StoreError, open_store
 
 
@@ -65,7 +66,7 @@ async def _act(args: argparse.Namespace, store: AssistantStore, where: Collectio
         for s in states:
             print(
                 f"{s.id}\tmessages={s.total_messages}\ttokens={s.total_tokens}\t"
-                f"updated={dotnet_datetime(s.last_updated_at)}"
+                f"updated={datetime_roundtrip(s.last_updated_at)}"
             )
         return 0
     if args.action == "delete":
@@ -85,7 +86,7 @@ async def _act(args: argparse.Namespace, store: AssistantStore, where: Collectio
         return 0
     print(
         f"Assistant '{state.id}': {state.total_messages} messages, {state.total_tokens} tokens (last call), "
-        f"created {dotnet_datetime(state.created_at)}, updated {dotnet_datetime(state.last_updated_at)}"
+        f"created {datetime_roundtrip(state.created_at)}, updated {datetime_roundtrip(state.last_updated_at)}"
     )
     for m in messages:
         print(_transcript_line(m))

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+from funchost.dotnet import datetime_roundtrip, utf16_len
+
 DEFAULT_INSTRUCTIONS = "You are a helpful assistant."
 DEFAULT_CONNECTION = "AzureWebJobsStorage"
 DEFAULT_COLLECTION = "ChatState"
@@ -89,18 +91,11 @@ class CreateRequest:
 # ---------------------------------------------------------------------------------------------- validation
 
 
-def utf16_units(text: str) -> int:
-    """Length of ``text`` in UTF-16 code units (what Azure Tables counts)."""
-    if text.isascii():  # the common case, without a Python loop over the characters
-        return len(text)
-    return len(text.encode("utf-16-le", "surrogatepass")) // 2
-
-
 def check_key(value: str, *, what: str) -> None:
     """Refuse a PartitionKey/RowKey value that Azure Tables would reject."""
     if value == "":
         raise InvalidRequest(f"{what} is empty: give a non-empty string.")
-    units = utf16_units(value)
+    units = utf16_len(value)
     if units > MAX_KEY_UNITS:
         raise InvalidRequest(
             f"{what} is {units} UTF-16 characters long; Azure Tables keys are limited to 1 KiB "
@@ -132,7 +127,7 @@ def check_table_name(value: str, *, what: str = "collectionName") -> None:
 
 def _value_size(value: Any) -> int:
     if isinstance(value, str):
-        return 4 + 2 * utf16_units(value)
+        return 4 + 2 * utf16_len(value)
     if isinstance(value, bool):
         return 1
     if isinstance(value, int | float | datetime):
@@ -145,11 +140,11 @@ def _value_size(value: Any) -> int:
 def entity_size(entity: Mapping[str, Any]) -> int:
     """Estimated stored size in bytes, per the Azure Tables sizing rules."""
     keys = str(entity.get("PartitionKey", "")) + str(entity.get("RowKey", ""))
-    size = 4 + 2 * utf16_units(keys)
+    size = 4 + 2 * utf16_len(keys)
     for name, value in entity.items():
         if name in ("PartitionKey", "RowKey") or value is None:
             continue
-        size += 8 + 2 * utf16_units(name) + _value_size(value)
+        size += 8 + 2 * utf16_len(name) + _value_size(value)
     return size
 
 
@@ -164,10 +159,10 @@ def check_entity_limits(entity: Mapping[str, Any], *, where: str = "entity") -> 
         )
     for name in props:
         value = entity[name]
-        if isinstance(value, str) and utf16_units(value) > MAX_STRING_UNITS:
+        if isinstance(value, str) and utf16_len(value) > MAX_STRING_UNITS:
             raise InvalidRequest(
-                f"{where}: property '{name}' is {utf16_units(value)} UTF-16 characters "
-                f"({2 * utf16_units(value)} bytes); Azure Tables limits a string property to 64 KiB "
+                f"{where}: property '{name}' is {utf16_len(value)} UTF-16 characters "
+                f"({2 * utf16_len(value)} bytes); Azure Tables limits a string property to 64 KiB "
                 f"({MAX_STRING_UNITS} UTF-16 characters): shorten it."
             )
         if isinstance(value, int) and not isinstance(value, bool) and not INT32_MIN <= value <= INT32_MAX:
@@ -343,21 +338,6 @@ def tool_calls_from_text(text: str) -> list[ToolCall]:
 # -------------------------------------------------------------------------------------------- .NET JSON
 
 
-def dotnet_datetime(dt: datetime | None) -> str:
-    """.NET round-trip text ``yyyy-MM-ddTHH:mm:ss.FFFFFFFK``; None is ``default(DateTime)``."""
-    if dt is None:
-        return "0001-01-01T00:00:00"
-    suffix = ""
-    if dt.tzinfo is not None:
-        dt = dt.astimezone(UTC)
-        suffix = "Z"
-    text = f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}"
-    fraction = f"{dt.microsecond * 10:07d}".rstrip("0")
-    if fraction:
-        text += "." + fraction
-    return text + suffix
-
-
 _NEWTONSOFT_EXTRA = {"\u0085": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 
 
@@ -389,8 +369,8 @@ def assistant_state_json(
     head: dict[str, Any] = {
         "id": assistant_id,
         "exists": False if state is None else state.exists,
-        "createdAt": dotnet_datetime(None if state is None else state.created_at),
-        "lastUpdatedAt": dotnet_datetime(None if state is None else state.last_updated_at),
+        "createdAt": datetime_roundtrip(None if state is None else state.created_at),
+        "lastUpdatedAt": datetime_roundtrip(None if state is None else state.last_updated_at),
         "totalMessages": 0 if state is None else state.total_messages,
         "totalTokens": 0 if state is None else state.total_tokens,
     }

@@ -7,6 +7,7 @@ import base64
 import email.utils
 import json
 import logging
+import math
 import re
 import urllib.parse
 import weakref
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+from funchost.dotnet import datetime_o, try_float, try_int
 from funchost_assistants.chat.base import ChatError, ChatModel, ChatReply, ChatRequest
 from funchost_assistants.models import (
     AssistantState,
@@ -81,9 +83,9 @@ class ChatOptions:
             model=self.model,
             messages=messages,
             tools=tools or None,
-            temperature=None if reasoning else _parse_float(self.temperature),
-            top_p=_parse_float(self.top_p),
-            max_tokens=None if reasoning else _parse_int(self.max_tokens),
+            temperature=None if reasoning else _finite(try_float(self.temperature)),
+            top_p=_finite(try_float(self.top_p)),
+            max_tokens=None if reasoning else try_int(self.max_tokens),
             connection=self.connection,
             is_reasoning_model=reasoning,
         )
@@ -108,23 +110,11 @@ class Skill:
 
 InvokeSkill = Callable[[Skill, str], Awaitable[Any]]
 
-_FLOAT_RE = re.compile(r"[+-]?(\d+(,\d{3})*(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
-_INT_RE = re.compile(r"[+-]?\d+")
 
-
-def _parse_float(text: str | None) -> float | None:
-    """``float.TryParse`` (invariant culture): None when absent or unparseable."""
-    if text is None or not _FLOAT_RE.fullmatch(text.strip()):
-        return None
-    return float(text.strip().replace(",", ""))
-
-
-def _parse_int(text: str | None) -> int | None:
-    """``int.TryParse``: None when absent, unparseable or outside Int32."""
-    if text is None or not _INT_RE.fullmatch(text.strip()):
-        return None
-    value = int(text.strip())
-    return value if -(2**31) <= value < 2**31 else None
+def _finite(value: float | None) -> float | None:
+    """NaN and infinities parse as .NET does, but no model takes them (the extension would fail serializing the
+    request): they are dropped like an unparseable value."""
+    return value if value is not None and math.isfinite(value) else None
 
 
 def _skill_result_json(value: Any) -> str:
@@ -204,11 +194,6 @@ def parse_timestamp(raw: str) -> datetime:
         return parsed.astimezone(UTC)
     except OverflowError as exc:
         raise InvalidRequest(f"Invalid timestamp '{raw}' (out of range). {_TIMESTAMP_HINT}") from exc
-
-
-def _dotnet_o(value: datetime) -> str:
-    """.NET ``o`` format of an aware UTC datetime (7 fractional digits)."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
 
 
 # --- wire conversion --------------------------------------------------------------------------------------
@@ -351,7 +336,7 @@ class AssistantService:
         self.log.info(
             "Reading state for assistant entity '%s' and getting chat messages after %s",
             assistant_id,
-            _dotnet_o(after),
+            datetime_o(after),
         )
         loaded = await self.store.load(where, assistant_id, after=after)
         if loaded is None:
