@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from funchost.plugin import BindingError, HostApi, Plugin
@@ -14,7 +13,7 @@ from funchost_assistants.bindings import (
     TextCompletion,
     invoke_skill,
 )
-from funchost_assistants.chat import ChatModel, ScriptedChatModel, UnavailableChatModel, echo, open_chat_model
+from funchost_assistants.chat import ChatModel, UnavailableChatModel, app_chat_model
 from funchost_assistants.chat.connections import connection_lines, used_connections
 from funchost_assistants.keys import ASSISTANTS, CHAT, STORE
 from funchost_assistants.service import AssistantService, Coordination, Skill
@@ -57,9 +56,7 @@ class AssistantsPlugin(Plugin):
             self.host.log.error("Assistant bindings: %s", self._broken)
             return
         try:
-            chat: ChatModel = self.host.provided(CHAT) or self.host.keep(
-                f"assistants.chat|{self._chat_identity()}", self._open_chat
-            )
+            chat: ChatModel = self.host.provided(CHAT) or app_chat_model(self.host)
         except Exception as exc:  # creates and queries still work; posts say why the model is missing
             self.host.log.error("Assistant bindings: the chat model could not be set up: %s", exc)
             chat = UnavailableChatModel(str(exc))
@@ -80,30 +77,8 @@ class AssistantsPlugin(Plugin):
             raise BindingError(self._broken or "the assistant plugin has not started")
         return self._service
 
-    def _chat_identity(self) -> str:
-        return "|".join(
-            self.host.setting(n) or ""
-            for n in ("FUNCHOST_CHAT", "FUNCHOST_CHAT_RECORD", "FUNCHOST_CHAT_REPLAY")
-        )
-
     def _open_store(self) -> AssistantStore:
         return open_store(self.store_kind, script_root=self.host.script_root, settings=self.host.setting)
-
-    def _open_chat(self) -> ChatModel:
-        mode = (self.host.setting("FUNCHOST_CHAT") or "").strip().lower()
-        if mode == "echo":  # an offline smoke test: the "model" repeats the user's message
-            return ScriptedChatModel(default=echo, keep=0)  # nobody reads its requests: keep none
-        if mode == "scripted":
-            return ScriptedChatModel()
-        if mode not in ("", "openai"):
-            raise ValueError(f"FUNCHOST_CHAT is '{mode}'; use openai (the default), echo or scripted.")
-        record = self.host.setting("FUNCHOST_CHAT_RECORD")
-        replay = self.host.setting("FUNCHOST_CHAT_REPLAY")
-        return open_chat_model(
-            self.host.setting,
-            record=Path(record) if record else None,
-            replay=Path(replay) if replay else None,
-        )
 
     def skill_list(self) -> list[Skill]:
         return list(self.skills.values())

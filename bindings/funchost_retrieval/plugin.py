@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from funchost.plugin import BindingError, HostApi, Plugin
-from funchost_assistants.chat import ChatModel, ScriptedChatModel, UnavailableChatModel, echo, open_chat_model
+from funchost_assistants.chat import ChatModel, UnavailableChatModel, app_chat_model
 from funchost_assistants.chat.connections import connection_lines, used_connections
 from funchost_assistants.chat.openai import OpenAIChatModel
 from funchost_assistants.keys import CHAT
@@ -78,9 +77,7 @@ class RetrievalPlugin(Plugin):
             self._broken = f"the vector store could not be opened: {exc}"
             self.host.log.error("Retrieval bindings: %s", self._broken)
         try:
-            self._chat = self.host.provided(CHAT) or self.host.keep(
-                f"assistants.chat|{self._chat_identity()}", self._open_chat
-            )
+            self._chat = self.host.provided(CHAT) or app_chat_model(self.host)
         except Exception as exc:
             self._chat = UnavailableChatModel(f"the chat model could not be set up: {exc}")
         try:
@@ -90,29 +87,6 @@ class RetrievalPlugin(Plugin):
         if self._store is not None:
             self.provide(VECTORS, self._store)
         self.provide(EMBEDDER, self._embedder)
-
-    def _chat_identity(self) -> str:
-        """The same key as the assistants plugin's, so one chat model (and one cassette) serves both."""
-        return "|".join(
-            self.host.setting(n) or ""
-            for n in ("FUNCHOST_CHAT", "FUNCHOST_CHAT_RECORD", "FUNCHOST_CHAT_REPLAY")
-        )
-
-    def _open_chat(self) -> ChatModel:
-        mode = (self.host.setting("FUNCHOST_CHAT") or "").strip().lower()
-        if mode == "echo":
-            return ScriptedChatModel(default=echo)
-        if mode == "scripted":
-            return ScriptedChatModel()
-        if mode not in ("", "openai"):
-            raise ValueError(f"FUNCHOST_CHAT is '{mode}'; use openai (the default), echo or scripted.")
-        record = self.host.setting("FUNCHOST_CHAT_RECORD")
-        replay = self.host.setting("FUNCHOST_CHAT_REPLAY")
-        return open_chat_model(
-            self.host.setting,
-            record=Path(record) if record else None,
-            replay=Path(replay) if replay else None,
-        )
 
     def _open_embedder(self) -> Embedder:
         mode = (self.host.setting(EMBEDDINGS_SETTING) or "").strip().lower()

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from funchost_assistants.chat.base import ChatError, ChatModel, ChatReply, ChatRequest, UnavailableChatModel
 from funchost_assistants.chat.cassette import RecordingChatModel, ReplayChatModel
 from funchost_assistants.chat.openai import OpenAIChatModel, resolve_endpoint
 from funchost_assistants.chat.scripted import ScriptedChatModel, echo
+
+if TYPE_CHECKING:
+    from funchost.plugin import HostApi
 
 __all__ = [
     "ChatError",
@@ -20,6 +24,7 @@ __all__ = [
     "ReplayChatModel",
     "ScriptedChatModel",
     "UnavailableChatModel",
+    "app_chat_model",
     "echo",
     "open_chat_model",
     "resolve_endpoint",
@@ -41,3 +46,28 @@ def open_chat_model(
         record.write_text("", encoding="utf-8")
         model = RecordingChatModel(model, record)
     return model
+
+
+CHAT_SETTINGS = ("FUNCHOST_CHAT", "FUNCHOST_CHAT_RECORD", "FUNCHOST_CHAT_REPLAY")
+
+
+def app_chat_model(host: HostApi) -> ChatModel:
+    """The app's chat model as its settings name it, one per app and settings for the whole process (kept across
+    reloads, shared by every plugin that talks to the model, so one cassette records them all)."""
+    identity = "|".join(host.setting(name) or "" for name in CHAT_SETTINGS)
+    return host.keep(f"assistants.chat|{identity}", lambda: _chat_from_settings(host.setting))
+
+
+def _chat_from_settings(setting: Callable[[str], str | None]) -> ChatModel:
+    mode = (setting("FUNCHOST_CHAT") or "").strip().lower()
+    if mode == "echo":  # an offline smoke test: the "model" repeats the user's message
+        return ScriptedChatModel(default=echo, keep=0)  # nobody reads its requests: keep none
+    if mode == "scripted":
+        return ScriptedChatModel()
+    if mode not in ("", "openai"):
+        raise ValueError(f"FUNCHOST_CHAT is '{mode}'; use openai (the default), echo or scripted.")
+    record = setting("FUNCHOST_CHAT_RECORD")
+    replay = setting("FUNCHOST_CHAT_REPLAY")
+    return open_chat_model(
+        setting, record=Path(record) if record else None, replay=Path(replay) if replay else None
+    )
