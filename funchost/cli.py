@@ -384,6 +384,11 @@ def _on_stop_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> No
         signal.signal(sig, handler)
 
 
+_POOL_THREADS = ("funchost-fn", "AnyIO worker thread")
+"""Pool threads that end by themselves: funchost's (busy ones are reported as invocations) and AnyIO's idle
+workers (the openai SDK's, Starlette's), which AnyIO stops when the main task ends."""
+
+
 def _abandoned(busy: list[str], elapsed: float) -> str:
     """What a stop leaves running (sync invocations, the app's non-daemon threads), as one message; '' if
     nothing: the process can end normally."""
@@ -395,7 +400,7 @@ def _abandoned(busy: list[str], elapsed: float) -> str:
     threads = [
         t
         for t in threading.enumerate()
-        if t is not main and not t.daemon and not t.name.startswith("funchost-fn")
+        if t is not main and not t.daemon and not t.name.startswith(_POOL_THREADS)
     ]
     if not busy and not threads and not any(t.name.startswith("funchost-fn") for t in threading.enumerate()):
         return ""
