@@ -385,8 +385,8 @@ def _on_stop_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> No
 
 
 _POOL_THREADS = ("funchost-fn", "AnyIO worker thread")
-"""Pool threads that end by themselves: funchost's (busy ones are reported as invocations) and AnyIO's idle
-workers (the openai SDK's, Starlette's), which AnyIO stops when the main task ends."""
+"""Pool threads that end by themselves: funchost's (busy ones are reported as invocations) and AnyIO's workers
+(hot reload's file watcher, the openai SDK, Starlette), which AnyIO stops when the main task ends."""
 
 
 def _abandoned(busy: list[str], elapsed: float) -> str:

@@ -6,6 +6,7 @@ Each test starts the real CLI (tests/apps/reliability_app: functionTimeout 4 s, 
 from __future__ import annotations
 
 import contextlib
+import shutil
 import signal
 import socket
 import subprocess
@@ -18,6 +19,7 @@ import pytest
 from tests.cli import RunningHost, running, spawn, wait_running
 from tests.waiting import wait_until
 
+SAMPLE_APP = Path(__file__).resolve().parents[1] / "sample_app"
 pytestmark = pytest.mark.slow
 APP = Path(__file__).parent / "apps" / "reliability_app"
 
@@ -209,3 +211,19 @@ def test_function_key_in_upper_case_query(tmp_path: Path) -> None:
         assert host.request("GET", "/api/hello")[0] == 401
         for name in ("code", "CODE", "Code"):
             assert host.request("GET", f"/api/hello?{name}={key}")[0] == 200, name
+
+
+def test_a_plain_stop_after_requests_reports_nothing_abandoned(tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    shutil.copytree(SAMPLE_APP, app, ignore=shutil.ignore_patterns(".funchost", "__pycache__"))
+    host = spawn(app)  # with hot reload, as the quick start runs it: watchfiles watches from an AnyIO thread
+    try:
+        wait_running(host)
+        host.wait_for_output("for changes")
+        assert host.request("PUT", "/api/assistants/a1")[0] == 202
+        assert host.request("GET", "/api/hello?name=x")[0] == 200
+        assert host.request("GET", "/api/assistants/a1?timestampUTC=2024-01-01T00:00:00Z")[0] == 200
+    finally:
+        code = host.stop()
+    assert code == 0
+    assert "abandoning" not in host.output, host.output  # idle library pool threads are not "abandoned" work
