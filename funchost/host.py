@@ -46,6 +46,7 @@ from funchost.web.keys import KeyRing
 
 log = logging.getLogger("funchost.host")
 K = TypeVar("K")
+T = TypeVar("T")
 
 _kept: dict[tuple[Path, str], Any] = {}
 """``HostApi.keep`` objects of every app in this process, by (app folder, key): they outlive a reload."""
@@ -173,7 +174,7 @@ class Host:
         if options.apply_environment:
             export_environment(options.script_root, environment_updates(config, port), os.environ)
         if options.index_in_thread:
-            index = await asyncio.to_thread(index_app, options.script_root, config.settings)
+            index = await _in_thread(index_app, options.script_root, config.settings)
         else:
             index = index_app(options.script_root, config.settings)
         host = cls(options, config, index)
@@ -334,6 +335,29 @@ class Host:
         for plugin in self.registry.plugins:
             lines.extend(plugin.describe())
         return lines
+
+
+async def _in_thread(function: Callable[..., T], *args: Any) -> T:
+    """``function(*args)`` in a worker thread; whatever it raises is re-raised here unchanged.
+
+    Any exception travels back as a value: a ``GeneratorExit`` (an app's module code may raise one) set on an
+    awaited future is thrown into the waiting task, and CPython answers a thrown ``GeneratorExit`` by closing the
+    awaiting coroutines, which then see a new, bare ``GeneratorExit`` with no message and no traceback.
+    """
+
+    results: list[T] = []
+
+    def run() -> BaseException | None:
+        try:
+            results.append(function(*args))
+        except BaseException as exc:
+            return exc
+        return None
+
+    raised = await asyncio.to_thread(run)
+    if raised is not None:
+        raise raised
+    return results[0]
 
 
 def _thread_count(config: AppConfig) -> int | None:
