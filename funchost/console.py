@@ -183,10 +183,13 @@ class Console:
         self.stream.write(self.paint(text, color) + "\n")
         self._flush_soon()
 
-    def log_lines(self, message: str, level: int = logging.INFO, created: float | None = None) -> None:
-        """One timestamped line per line of ``message``, like Core Tools; control characters are escaped, so every
-        line on the console starts with the host's own timestamp."""
-        message = escape_controls(message)
+    def log_lines(
+        self, message: str, level: int = logging.INFO, created: float | None = None, *, escaped: bool = False
+    ) -> None:
+        """One timestamped line per line of ``message``, like Core Tools; control characters are escaped (unless
+        the caller did), so every line on the console starts with the host's own timestamp."""
+        if not escaped:
+            message = escape_controls(message)
         stamp = self.paint(f"[{stamp_of(time.time() if created is None else created)}]", "gray")
         if "\n" not in message and not self.color:
             self.stream.write(f"{stamp} {message}\n")
@@ -230,20 +233,21 @@ class ConsoleHandler(logging.Handler):
         self.console = console
         self.verbose = verbose
         self.user_level = user_level
-        self._redactions: tuple[Callable[[str], str] | None, dict[str, str]] = (None, {})
+        self._cleaned_texts: tuple[Callable[[str], str] | None, dict[str, str]] = (None, {})
 
     def wanted(self, record: logging.LogRecord) -> bool:
         return shown(record, verbose=self.verbose, user_level=self.user_level)
 
-    def _redacted(self, redact: Callable[[str], str], text: str) -> str:
-        """``redact(text)``, remembered for the first texts seen (function names and reasons repeat on every
-        line; the cache stops growing when full, it is never emptied while ``redact`` stays the same)."""
-        cache = self._redactions
+    def _cleaned(self, redact: Callable[[str], str] | None, text: str) -> str:
+        """``text`` redacted (when ``redact`` is set) and with control characters escaped, remembered for the
+        first texts seen (function names and reasons repeat on every line; the cache stops growing when full, it
+        is never emptied while ``redact`` stays the same)."""
+        cache = self._cleaned_texts
         if cache[0] != redact:  # a bound method is a new object per lookup, equal to the last
-            cache = self._redactions = (redact, {})
+            cache = self._cleaned_texts = (redact, {})
         found = cache[1].get(text)
         if found is None:
-            found = redact(text)
+            found = escape_controls(text if redact is None else redact(text))
             if len(cache[1]) < 1024:
                 cache[1][text] = found
         return found
@@ -254,11 +258,13 @@ class ConsoleHandler(logging.Handler):
             return False
         return bool(super().handle(record))
 
-    def direct_info(self, msg: str, args: tuple[object, ...]) -> bool:
+    def direct_info(self, msg: str, args: tuple[object, ...], plain: object = None) -> bool:
         """Write an INFO line of a user-category logger (``Function.<name>``) without a ``LogRecord``: same text
         and timestamp as :meth:`emit`. ``msg`` is the host's own template: the secret redaction runs on the text
-        arguments only (a whole-line pass would scan the template's ``Id=`` on every line). False (nothing
-        written) when a filter it does not know is set: the caller then logs the usual way."""
+        arguments only (a whole-line pass would scan the template's ``Id=`` on every line), as does the escaping
+        of control characters, except for ``plain``, a host-made argument that holds neither (the invocation id:
+        new on every line, so never in the cache). False (nothing written) when a filter it does not know is set:
+        the caller then logs the usual way."""
         redact: Callable[[str], str] | None = None
         for f in self.filters:
             redact = getattr(f, "redact", None)
@@ -267,11 +273,10 @@ class ConsoleHandler(logging.Handler):
         created = time.time()
         if max(self.user_level, self.level) > logging.INFO:
             return True
-        if redact is not None:
-            args = tuple(self._redacted(redact, a) if type(a) is str else a for a in args)
+        args = tuple(self._cleaned(redact, a) if type(a) is str and a is not plain else a for a in args)
         message = msg % args
         with self.lock:  # type: ignore[union-attr]
-            self.console.log_lines(message, logging.INFO, created)
+            self.console.log_lines(message, logging.INFO, created, escaped=True)
         return True
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -294,11 +299,11 @@ class ConsoleHandler(logging.Handler):
             self.handleError(record)
 
 
-def log_info(log: logging.Logger, msg: str, *args: object) -> None:
+def log_info(log: logging.Logger, msg: str, *args: object, plain: object = None) -> None:
     """``log.info(msg, *args)`` for a host line of a user-category logger (``Executing``/``Executed``): written
     straight to the console when the console is the only listener (no ``LogRecord``, no handler chain, no caller
     lookup); any other handler, filter or logger setup (the test harness's capture, a user's handler) gets the
-    usual record."""
+    usual record. ``plain`` is an argument the direct path need not redact (see :meth:`ConsoleHandler.direct_info`)."""
     if not log.isEnabledFor(logging.INFO):
         return
     root = logging.root
@@ -311,7 +316,7 @@ def log_info(log: logging.Logger, msg: str, *args: object) -> None:
         and not log.handlers
         and not log.filters
         and not root.filters
-        and handlers[0].direct_info(msg, args)
+        and handlers[0].direct_info(msg, args, plain)
     ):
         return
     log.handle(log.makeRecord(log.name, logging.INFO, __file__, 0, msg, args, None))

@@ -228,6 +228,7 @@ class Invoker:
         self.thread_count = thread_count or min(32, (os.cpu_count() or 1) + 4)
         self.pool = WorkerPool(self.thread_count, "funchost-fn")
         self.timeout = timeout
+        self._timeout_seconds = None if timeout is None else timeout.total_seconds()
         self.in_flight = 0
         self._busy: dict[str, _Busy] = {}
         """Sync invocations holding a worker thread, by invocation id (written from the worker threads)."""
@@ -269,7 +270,14 @@ class Invoker:
         invocation_id = new_invocation_id()
         log = bound.log
         reason = trigger.reason if isinstance(trigger, TriggerData) else HOST_CALL_REASON
-        _info(log, "Executing 'Functions.%s' (Reason='%s', Id=%s)", fn.name, reason, invocation_id)
+        _info(
+            log,
+            "Executing 'Functions.%s' (Reason='%s', Id=%s)",
+            fn.name,
+            reason,
+            invocation_id,
+            plain=invocation_id,
+        )
         started = time.perf_counter()
         token = current_invocation.set(invocation_id)
         self.in_flight += 1
@@ -297,7 +305,12 @@ class Invoker:
             current_invocation.reset(token)
         duration = int((time.perf_counter() - started) * 1000)
         _info(
-            log, "Executed 'Functions.%s' (Succeeded, Id=%s, Duration=%dms)", fn.name, invocation_id, duration
+            log,
+            "Executed 'Functions.%s' (Succeeded, Id=%s, Duration=%dms)",
+            fn.name,
+            invocation_id,
+            duration,
+            plain=invocation_id,
         )
         return result
 
@@ -339,30 +352,36 @@ class Invoker:
         assert task is not None
         loop = asyncio.get_running_loop()
         started: list[bool] = []
-        if fn.is_async:
-            watch = self._loop_watch
-            if watch is None or watch.loop is not loop:
-                watch = self._loop_watch = loop_watch(loop)
-            watch.enter(task, fn.name, invocation_id)
-            try:
-                if self.timeout is None:  # no functionTimeout: no deadline layer
-                    return await fn.func(**args)
-                return await self._deadline(fn, fn.func(**args), invocation_id, task, started)
-            finally:
-                watch.leave(task)
-        self._note_queue(fn, invocation_id)
-        work = self.pool.run(
-            loop, contextvars.copy_context(), self._run_sync, fn, args, invocation_id, started
-        )
+        deadline = self._arm(loop, task)
         try:
-            if self.timeout is None:
+            if fn.is_async:
+                watch = self._loop_watch
+                if watch is None or watch.loop is not loop:
+                    watch = self._loop_watch = loop_watch(loop)
+                watch.enter(task, fn.name, invocation_id)
+                try:
+                    return await fn.func(**args)
+                finally:
+                    watch.leave(task)
+            self._note_queue(fn, invocation_id)
+            work = self.pool.run(
+                loop, contextvars.copy_context(), self._run_sync, fn, args, invocation_id, started
+            )
+            try:
                 return await work
-            return await self._deadline(fn, work, invocation_id, task, started)
+            finally:
+                with self._busy_lock:
+                    if not started:  # cancelled while queued: it will never run
+                        self._queued -= 1
+                        started.append(False)
+        except asyncio.CancelledError:
+            if deadline is None or not deadline.expired:
+                raise
+            task.uncancel()
+            raise self._timed_out(fn, invocation_id, started) from None
         finally:
-            with self._busy_lock:
-                if not started:  # cancelled while queued: it will never run
-                    self._queued -= 1
-                    started.append(False)
+            if deadline is not None:
+                del self._running[id(deadline)]
 
     def _run_sync(
         self, fn: FunctionSpec, args: dict[str, Any], invocation_id: str, started: list[bool]
@@ -406,48 +425,38 @@ class Invoker:
                 f" ({unwarned} more calls had to wait since the last warning.)" if unwarned else "",
             )
 
-    async def _deadline(
-        self,
-        fn: FunctionSpec,
-        work: Awaitable[Any],
-        invocation_id: str,
-        task: asyncio.Task[Any],
-        started: list[bool],
-    ) -> Any:
-        """Await the call, cancelled at host.json ``functionTimeout``."""
-        if self.timeout is None:
-            return await work
-        seconds = self.timeout.total_seconds()
+    def _arm(self, loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any]) -> _Deadline | None:
+        """The call's host.json ``functionTimeout`` deadline (None without one): the watchdog cancels ``task``
+        when it passes."""
+        if self._timeout_seconds is None:
+            return None
         if self._watchdog is None or self._watchdog.done():
-            self._watchdog = asyncio.get_running_loop().create_task(self._watch(min(1.0, seconds / 10)))
-        deadline = _Deadline(asyncio.get_running_loop().time() + seconds, task)
+            self._watchdog = loop.create_task(self._watch(min(1.0, self._timeout_seconds / 10)))
+        deadline = _Deadline(loop.time() + self._timeout_seconds, task)
         self._running[id(deadline)] = deadline
-        try:
-            return await work
-        except asyncio.CancelledError:
-            if not deadline.expired:
-                raise
-            task.uncancel()
-            limit = format_timespan(self.timeout)
-            waited = ""
-            if not fn.is_async and not started:
-                waited = (
-                    f" It never started: it waited the whole time for a worker thread, all {self.thread_count} "
-                    f"were busy with {', '.join(self.busy()) or 'other calls'}."
-                )
-            logging.getLogger(f"Function.{fn.name}").error(
-                "Timeout value of %s exceeded by function 'Functions.%s' (Id: '%s'). Initiating cancellation.%s",
-                limit,
-                fn.name,
-                invocation_id,
-                waited,
+        return deadline
+
+    def _timed_out(self, fn: FunctionSpec, invocation_id: str, started: list[bool]) -> FunctionTimeout:
+        """Log the timeout as the host does; the error the invocation fails with."""
+        assert self.timeout is not None
+        limit = format_timespan(self.timeout)
+        waited = ""
+        if not fn.is_async and True not in started:  # [False]: cancelled while queued
+            waited = (
+                f" It never started: it waited the whole time for a worker thread, all {self.thread_count} "
+                f"were busy with {', '.join(self.busy()) or 'other calls'}."
             )
-            raise FunctionTimeout(
-                f"Timeout value of {limit} was exceeded by function: Functions.{fn.name}"
-                + (f".{waited}" if waited else "")
-            ) from None
-        finally:
-            del self._running[id(deadline)]
+        logging.getLogger(f"Function.{fn.name}").error(
+            "Timeout value of %s exceeded by function 'Functions.%s' (Id: '%s'). Initiating cancellation.%s",
+            limit,
+            fn.name,
+            invocation_id,
+            waited,
+        )
+        return FunctionTimeout(
+            f"Timeout value of {limit} was exceeded by function: Functions.{fn.name}"
+            + (f".{waited}" if waited else "")
+        )
 
     async def _commit(self, bound: BoundFunction, values: Mapping[str, Any], call: _Call) -> None:
         """Validate every output's items first, then write them all concurrently: a refusal writes nothing."""

@@ -86,18 +86,20 @@ def test_console_lines_are_the_same_written_directly_or_as_records(root_handlers
     root_handlers.handlers[:] = [handler]
     log = logging.getLogger("Function.hot_path_direct")
     template = "Executing 'Functions.%s' (Reason='%s', Id=%s)"
-    log_info(log, template, "fn", "because s3cret", "id-1")  # the console alone: written directly
+    reason = "because s3cret\x1b[2J"  # a secret and a control character, both in an argument
+    log_info(log, template, "fn", reason, "id-1", plain="id-1")  # the console alone: written directly
     capture = CaptureHandler()
     root_handlers.addHandler(capture)  # another listener: the LogRecord path, seen by both
-    log_info(log, template, "fn", "because s3cret", "id-2")
+    log_info(log, template, "fn", reason, "id-2", plain="id-2")
     lines = stream.getvalue().splitlines()
     assert len(lines) == 2
     for line, ident in zip(lines, ("id-1", "id-2"), strict=True):
         assert re.fullmatch(
-            STAMP + rf" Executing 'Functions.fn' \(Reason='because \[Hidden Credential\]', Id={ident}\)", line
+            STAMP + rf" Executing 'Functions.fn' \(Reason='because \[Hidden Credential\]\\x1b\[2J', Id={ident}\)",
+            line,
         )
     assert [r.getMessage() for r in capture.records] == [
-        "Executing 'Functions.fn' (Reason='because [Hidden Credential]', Id=id-2)"
+        "Executing 'Functions.fn' (Reason='because [Hidden Credential]\x1b[2J', Id=id-2)"
     ]  # the handler's filter redacted the record before the capture saw it (filters run per handler)
 
 

@@ -144,7 +144,7 @@ class HttpTrigger(Trigger[HttpTriggerOptions]):
                 return web.Response(status=401)
             if self.streaming.enabled:
                 return await self.streaming.app.handle(request, route, fn, output)
-            body = await request.read()
+            body = await request.read() if request.body_exists else b""
             if body and not request.content_length:
                 # The host passes a body to the worker only when Content-Length > 0 (reference §8.1).
                 host.log.warning(
