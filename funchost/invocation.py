@@ -475,17 +475,24 @@ class Invoker:
                 continue
             try:
                 options = b.options(call.binding_data)
-                items = _fan_out(value) if b.plugin.fan_out else [value]
                 serving = call.serving(b.spec)
-                parsed = [b.plugin.parse(item, options, serving) for item in items]
+                if b.plugin.fan_out:
+                    parsed = [b.plugin.parse(item, options, serving) for item in _fan_out(value)]
+                else:
+                    parsed = [b.plugin.parse(value, options, serving)]
             except BindingError as exc:
                 raise _binding_failure(b, exc, "output") from exc
             plan.append((b, b.plugin, options, parsed, serving))
-        results: list[BaseException | None] = []
-        if not plan:
+        if len(plan) <= 1:  # the usual shape (an http response, or one output): no concurrency to arrange
+            for b, plugin, options, items, serving in plan:
+                try:
+                    await plugin.write(items, options, serving)
+                except BindingError as exc:
+                    raise _binding_failure(b, exc, "output") from exc
             return
+        results: list[BaseException | None] = []
         # Every write runs concurrently; the last one in this task (no gather, one task fewer per invocation:
-        # an http output plus one other is the usual shape), the others as tasks, cancelled if this one is.
+        # an http output plus one other is a common shape), the others as tasks, cancelled if this one is.
         loop = asyncio.get_running_loop()
         others = [
             loop.create_task(p.write(items, options, serving)) for _, p, options, items, serving in plan[:-1]
