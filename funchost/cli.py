@@ -183,7 +183,7 @@ class RedactSecrets(logging.Filter):
 def start(args: argparse.Namespace, root: Path, overrides: dict[str, str]) -> int:
     import asyncio
 
-    from funchost.console import Console, ConsoleHandler, PrintToLog, level_from_name
+    from funchost.console import Console, ConsoleHandler, PrintToLog, level_from_name, quiet_system_loggers
     from funchost.host import HostOptions
     from funchost.settings import ConfigError, load_settings
     from funchost.web.app import Cors
@@ -231,6 +231,8 @@ def start(args: argparse.Namespace, root: Path, overrides: dict[str, str]) -> in
     root_logger.setLevel(logging.DEBUG if args.verbose else min(user_level, logging.INFO))
     if args.verbose:
         logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    else:
+        quiet_system_loggers()
     options = HostOptions(
         script_root=root,
         port=port,
@@ -262,7 +264,7 @@ async def _serve(
 
     from aiohttp import web
 
-    from funchost.console import ALWAYS
+    from funchost.console import announce
     from funchost.host import Host
     from funchost.settings import ConfigError
     from funchost.web.app import HANDLER_LIMITS, Server
@@ -295,7 +297,7 @@ async def _serve(
         cors=cors,
         keys=keys,
     )
-    log.info("Worker process started and initialized.", extra={ALWAYS: True})
+    announce(log, "Worker process started and initialized.")
     for error in host.index.errors:
         log.error("%s", error)
     await host.start()
@@ -313,14 +315,10 @@ async def _serve(
     base = f"http://localhost:{host.port}"
     console.functions_block(host.summaries(base))
     for line in host.describe():
-        log.info(line, extra={ALWAYS: True})
+        announce(log, line)
     if keys is not None:
-        log.info(
-            "Auth is on. Master key: %s  Function key: %s  (%s)",
-            keys.master,
-            keys.function,
-            keys.path,
-            extra={ALWAYS: True},
+        announce(
+            log, "Auth is on. Master key: %s  Function key: %s  (%s)", keys.master, keys.function, keys.path
         )
     if not options.verbose:
         console.write("For detailed output, run funchost with --verbose flag.", "darkcyan")
@@ -333,10 +331,10 @@ async def _serve(
         watcher = Reloader(server, options, console=console)
         await watcher.start()
     await stop.wait()
-    log.info(
+    announce(
+        log,
         "Stopping: running invocations get up to %gs; press Ctrl+C again to exit at once.",
         SHUTDOWN_SECONDS,
-        extra={ALWAYS: True},
     )
     started = asyncio.get_running_loop().time()
 

@@ -54,7 +54,7 @@ LEVEL_COLORS = {
     logging.DEBUG: "darkgreen",
 }
 ALWAYS = "funchost_always"
-"""Set ``extra={ALWAYS: True}`` on a record to show it whatever the level filter."""
+"""A record with this attribute set is shown whatever the level filter (see :func:`announce`)."""
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 """Characters a terminal acts on (ESC sequences, carriage return, backspace, C1) or a log viewer splits at."""
 
@@ -320,6 +320,22 @@ def log_info(log: logging.Logger, msg: str, *args: object, plain: object = None)
     ):
         return
     log.handle(log.makeRecord(log.name, logging.INFO, __file__, 0, msg, args, None))
+
+
+def announce(log: logging.Logger, msg: str, *args: object) -> None:
+    """An INFO line the console always shows (the banner, the reload lines), whatever the level filter: logged
+    even where :func:`quiet_system_loggers` set the logger to Warning."""
+    log.handle(log.makeRecord(log.name, logging.INFO, __file__, 0, msg, args, None, extra={ALWAYS: True}))
+
+
+def quiet_system_loggers() -> None:
+    """Without --verbose the console shows system loggers (funchost, its plugins, aiohttp, the SDKs) from
+    Warning up only: set them to Warning (where nobody set a level), so that their Information records are not
+    even built (a plugin's hidden ``log.info`` per request cost a ``LogRecord`` with its caller lookup)."""
+    for name in SYSTEM_PREFIXES:
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.WARNING)
 
 
 class CaptureHandler(logging.Handler):

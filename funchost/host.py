@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from funchost import DEFAULT_MAX_BODY, DEFAULT_PORT, retry
-from funchost.console import ALWAYS
+from funchost.console import announce
 from funchost.expressions import json_binding_data
 from funchost.indexing import IndexResult, index_app
 from funchost.invocation import BoundFunction, InvocationError, Invoker, bind_function
@@ -198,10 +198,10 @@ class Host:
             log.error(error)
         if self.options.functions or self.config.host.functions:
             names = ", ".join(self.options.functions or self.config.host.functions or [])
-            log.info(
+            announce(
+                log,
                 "A function allow list has been specified, excluding all but the following functions: [%s]",
                 names,
-                extra={ALWAYS: True},
             )
         for plugin in self.registry.plugins:
             await plugin.start()

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from watchfiles import Change, awatch
 
-from funchost.console import ALWAYS, Console
+from funchost.console import Console, announce
 from funchost.host import Host, HostOptions
 from funchost.settings import ConfigError
 
@@ -109,7 +109,7 @@ class Reloader:
         self._tasks = [loop.create_task(self._watch()), loop.create_task(self._work())]
         for _ in range(3):  # let the watch task create its inotify watcher before we report being on
             await asyncio.sleep(0)
-        log.info("Watching %s for changes; --no-reload turns it off.", self.root, extra={ALWAYS: True})
+        announce(log, "Watching %s for changes; --no-reload turns it off.", self.root)
 
     async def stop(self) -> None:
         """Stop watching, let a running reload finish, then retire old versions."""
@@ -195,12 +195,7 @@ class Reloader:
         """Log a batch of changes and reload unless only requirements.txt changed; True when swapped."""
         batch = sorted(changes, key=lambda c: c[1])
         for change, path in batch:
-            log.info(
-                "File change of type '%s' detected for '%s'",
-                _KINDS.get(change, "Changed"),
-                path,
-                extra={ALWAYS: True},
-            )
+            announce(log, "File change of type '%s' detected for '%s'", _KINDS.get(change, "Changed"), path)
         code = [path for _, path in batch if Path(path).name != "requirements.txt"]
         if len(code) < len(batch):
             log.warning(
@@ -210,7 +205,7 @@ class Reloader:
             )
         if not code:
             return False
-        log.info("Host configuration has changed. Signaling restart", extra={ALWAYS: True})
+        announce(log, "Host configuration has changed. Signaling restart")
         _forget_bytecode(code)
         return await self.reload()
 
@@ -269,8 +264,8 @@ class Reloader:
         task.add_done_callback(self._retiring.discard)
         self.console.functions_block(new.summaries(f"http://localhost:{new.port}"))
         for line in new.describe():
-            log.info(line, extra={ALWAYS: True})
-        log.info("Reloaded in %d ms", (time.perf_counter() - started) * 1000, extra={ALWAYS: True})
+            announce(log, line)
+        announce(log, "Reloaded in %d ms", (time.perf_counter() - started) * 1000)
         return True
 
 

@@ -597,3 +597,21 @@ def test_host_0000_without_auth_warns_keys_not_enforced() -> None:
         "Listening on 0.0.0.0: the app is reachable from other machines and keys are not enforced (add "
         "--enable-auth)."
     ) in out
+
+
+SAMPLE_APP = Path(__file__).resolve().parents[1] / "sample_app"
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_plugin_information_lines_only_with_verbose(verbose: bool) -> None:
+    """Without --verbose a plugin's Information records are not shown (funchost sets the system loggers to
+    Warning, so they are not even built); its warnings are; --verbose shows both, tagged with the logger."""
+    flags = ("--verbose",) if verbose else ()
+    with running(SAMPLE_APP, "--store", "memory", *flags) as host:
+        assert host.request("PUT", "/api/assistants/quiet")[0] == 202
+        assert host.request("GET", "/api/assistants/ghost?timestampUTC=2024-01-01T00:00:00Z")[0] == 200
+        out = host.wait_for_output("No assistant exists with ID = 'ghost'")  # a plugin's Warning
+        host.wait_for_output("Executed 'Functions.GetChatState' (Succeeded")
+    assert "Worker process started and initialized." in out  # announced whatever the level
+    info = "[quiet] Creating new chat session with instructions"
+    assert (info in out) is verbose, out
