@@ -16,6 +16,7 @@ from funchost_assistants.models import (
     ToolCall,
     assistant_state_json,
     check_entity_limits,
+    entity_size,
     message_entity,
     message_from_entity,
     parse_create_request,
@@ -235,6 +236,16 @@ def test_entity_over_1_mib_is_refused() -> None:
     assert str(caught.value) == (
         "entity is 1088330 bytes; Azure Tables limits an entity to 1 MiB (1048576 bytes): shorten its text."
     )
+
+
+def test_entity_under_1_mib_is_accepted_where_a_rough_bound_would_not() -> None:
+    # 10 x 32,000 ASCII characters: 640 KB stored; counting two UTF-16 units per character would say 1.28 MB.
+    entity: dict[str, Any] = {"PartitionKey": "a1", "RowKey": "msg-0001"}
+    entity.update({f"P{i:02d}": "x" * 32_000 for i in range(10)})
+
+    check_entity_limits(entity)
+
+    assert entity_size(entity) < 1024 * 1024
 
 
 def test_int32_overflow_is_refused() -> None:
