@@ -658,8 +658,13 @@ def _owned_by_root(path: str | Path, root: Path) -> bool:
 
 @functools.lru_cache(maxsize=8192)
 def _real(path: str) -> str:
-    """The real absolute path (cached: every index scans all of sys.modules)."""
-    return os.path.realpath(path)
+    """The real absolute path (cached: every index scans all of sys.modules). A folder is resolved once for all
+    the files in it, so a file costs one lstat (``os.path.realpath`` walks every component of every path)."""
+    folder, name = os.path.split(path)
+    if not name or not os.path.isabs(path) or os.path.normpath(path) != path:
+        return os.path.realpath(path)
+    real = os.path.join(_real(folder), name)
+    return os.path.realpath(real) if os.path.islink(real) else real
 
 
 def _under(path: str, top: str) -> bool:

@@ -9,7 +9,6 @@ a :class:`Plugin`: a set of bindings that share state (a store, a client). Each 
 from __future__ import annotations
 
 import builtins
-import difflib
 import functools
 import logging
 import weakref
@@ -416,6 +415,8 @@ def parse_options(
         if lowered in COMMON_PROPERTIES:
             continue
         if lowered not in names:
+            import difflib  # only for this message: it costs a few ms at start
+
             hint = difflib.get_close_matches(lowered, list(names), n=1)
             did_you_mean = f" Did you mean '{names[hint[0]]}'?" if hint else ""
             known = ", ".join(sorted(names.values())) or "none"
