@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from funchost_assistants.stores.base import (
     AssistantStore,
@@ -14,7 +15,9 @@ from funchost_assistants.stores.base import (
     StoreUnavailable,
 )
 from funchost_assistants.stores.memory import MemoryStore
-from funchost_assistants.stores.sqlite import SqliteStore
+
+if TYPE_CHECKING:  # sqlite3 is imported only when the SQLite store is used
+    from funchost_assistants.stores.sqlite import SqliteStore
 
 STORE_KINDS = ("sqlite", "memory", "tables")
 
@@ -28,6 +31,8 @@ def open_store(kind: str, *, script_root: Path, settings: Callable[[str], str | 
     """The store named ``kind`` (sqlite, memory or tables) for the app at ``script_root``."""
     normalized = kind.strip().lower()
     if normalized == "sqlite":
+        from funchost_assistants.stores.sqlite import SqliteStore
+
         return SqliteStore(sqlite_path(script_root))
     if normalized == "memory":
         return MemoryStore()
@@ -51,3 +56,11 @@ __all__ = [
     "open_store",
     "sqlite_path",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "SqliteStore":
+        from funchost_assistants.stores.sqlite import SqliteStore
+
+        return SqliteStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
