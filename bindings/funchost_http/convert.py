@@ -17,7 +17,6 @@ import azure.functions as func
 from aiohttp import web
 from azure.functions import _abc as azf_abc
 from azure.functions.http import HttpRequest as WorkerHttpRequest
-from dateutil import parser as date_parser
 from multidict import CIMultiDict
 
 Converter = Literal["http", "generic"]
@@ -241,6 +240,8 @@ def _format_cookie(name: str, morsel: Morsel[str], log: bool) -> str:
 def _cookie_expires(raw: str, log: bool) -> int | None:
     if not raw:
         return None
+    from dateutil import parser as date_parser  # only for a cookie with Expires (dateutil imports ctypes)
+
     try:
         moment = date_parser.parse(raw)
     except date_parser.ParserError:
