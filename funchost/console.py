@@ -78,24 +78,24 @@ def timestamp(moment: datetime | None = None) -> str:
 
 
 _second: tuple[int, str] = (-1, "")
-_milli: tuple[int, int, str] = (-1, -1, "")
+_milli: tuple[int, str] = (-1, "")
 
 
 def stamp_of(created: float) -> str:
-    """``timestamp()`` of an epoch time, with the seconds part cached (it is on every log line)."""
+    """``timestamp()`` of an epoch time, cached per millisecond and per second (it is on every log line)."""
     global _second
     global _milli
-    whole = int(created)
-    milli = int((created - whole) * 1000)
+    millis = int(created * 1000)
     last = _milli
-    if last[0] == whole and last[1] == milli:  # under load, consecutive lines share the millisecond
-        return last[2]
+    if last[0] == millis:  # under load, consecutive lines share the millisecond
+        return last[1]
+    whole, milli = divmod(millis, 1000)
     second, prefix = _second
     if whole != second:
         prefix = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(whole))
         _second = (whole, prefix)
     stamp = f"{prefix}{milli:03d}Z"
-    _milli = (whole, milli, stamp)
+    _milli = (millis, stamp)
     return stamp
 
 
@@ -273,8 +273,9 @@ class ConsoleHandler(logging.Handler):
         created = time.time()
         if max(self.user_level, self.level) > logging.INFO:
             return True
-        args = tuple(self._cleaned(redact, a) if type(a) is str and a is not plain else a for a in args)
-        message = msg % args
+        message = msg % tuple(
+            [self._cleaned(redact, a) if type(a) is str and a is not plain else a for a in args]
+        )
         with self.lock:  # type: ignore[union-attr]
             self.console.log_lines(message, logging.INFO, created, escaped=True)
         return True

@@ -10,6 +10,7 @@ import logging
 import re
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -149,3 +150,31 @@ async def test_worker_pool_results_errors_context_and_queued_cancellation() -> N
         pool.close()
     with pytest.raises(RuntimeError, match="closed"):
         pool.run(loop, contextvars.copy_context(), print)
+
+
+async def test_worker_pool_hands_back_every_outcome_when_calls_end_in_bursts() -> None:
+    """Outcomes go back to the loop in batches: calls that end together, from many threads, while the loop is
+    busy, each still get their own result or error, none lost or crossed."""
+    loop = asyncio.get_running_loop()
+    pool = WorkerPool(8, "hot-path-burst")
+    start = threading.Barrier(8)
+
+    def work(n: int) -> int:
+        if n < 8:
+            start.wait(5)  # the first eight end at the same moment
+        if n % 7 == 0:
+            raise ValueError(f"call {n}")
+        return n * n
+
+    try:
+        for _ in range(3):
+            calls = [pool.run(loop, contextvars.copy_context(), work, n) for n in range(400)]
+            time.sleep(0.05)  # the loop is blocked: outcomes pile up for one delivery
+            outcomes = await asyncio.gather(*calls, return_exceptions=True)
+            for n, outcome in enumerate(outcomes):
+                if n % 7 == 0:
+                    assert isinstance(outcome, ValueError) and str(outcome) == f"call {n}"
+                else:
+                    assert outcome == n * n
+    finally:
+        pool.close()
