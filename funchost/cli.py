@@ -183,12 +183,19 @@ class RedactSecrets(logging.Filter):
 def start(args: argparse.Namespace, root: Path, overrides: dict[str, str]) -> int:
     import asyncio
 
-    from funchost.console import Console, ConsoleHandler, PrintToLog, level_from_name, quiet_system_loggers
+    from funchost.console import (
+        Console,
+        ConsoleHandler,
+        PrintToLog,
+        batched,
+        level_from_name,
+        quiet_system_loggers,
+    )
     from funchost.host import HostOptions
     from funchost.settings import ConfigError, load_settings
     from funchost.web.app import Cors
 
-    console = Console()
+    console = Console(batched(sys.stdout))
     try:
         config = load_settings(root, {**os.environ, **overrides})
     except ConfigError as exc:
@@ -255,6 +262,7 @@ def start(args: argparse.Namespace, root: Path, overrides: dict[str, str]) -> in
         return 0
     finally:
         sys.stdout = stdout
+        console.stream.flush()
 
 
 async def _serve(
@@ -415,6 +423,8 @@ def _exit_now(code: int, message: str | None = None) -> None:
     with contextlib.suppress(Exception):
         if message:
             logging.getLogger("funchost.cli").warning("%s", message)
+        for handler in logging.getLogger().handlers:  # the console's own buffered stdout
+            handler.flush()
         for stream in (sys.stdout, sys.__stdout__, sys.stderr):
             if stream is not None:
                 stream.flush()

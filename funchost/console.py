@@ -149,6 +149,22 @@ def shown(record: logging.LogRecord, *, verbose: bool = False, user_level: int =
     return record.levelno >= user_level and _worker_emits(record)
 
 
+def batched(stream: TextIO) -> TextIO:
+    """``stream`` (the process's stdout) as a block-buffered writer on the same file descriptor. The console
+    flushes once per event-loop iteration (and at once from other threads), but a terminal's line buffering or
+    PYTHONUNBUFFERED would make every line a write(2) of its own; a stream that is no file is returned as is."""
+    if not (getattr(stream, "line_buffering", False) or getattr(stream, "write_through", False)):
+        return stream
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return stream
+    stream.flush()
+    return open(  # lives as long as the process; flushed by the console and at exit
+        fd, "w", buffering=1 << 16, encoding=stream.encoding, errors=stream.errors, closefd=False
+    )
+
+
 class Console:
     """Writes to a stream, with colours only on a terminal."""
 
@@ -237,6 +253,11 @@ class ConsoleHandler(logging.Handler):
 
     def wanted(self, record: logging.LogRecord) -> bool:
         return shown(record, verbose=self.verbose, user_level=self.user_level)
+
+    def flush(self) -> None:
+        """What the console buffered is written (logging calls this at exit)."""
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe must not break the host
+            self.console.stream.flush()
 
     def _cleaned(self, redact: Callable[[str], str] | None, text: str) -> str:
         """``text`` redacted (when ``redact`` is set) and with control characters escaped, remembered for the
