@@ -18,7 +18,7 @@ import traceback
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import azure.functions as func
 
@@ -325,9 +325,9 @@ class Invoker:
         call = _Call(fn, invocation_id, data, self.host)
         args: dict[str, Any] = {bound.trigger_name: trigger.value}
         for b in bound.inputs:
-            assert isinstance(b.plugin, InputBinding)
+            reader = cast(InputBinding[Any], b.plugin)  # bind_function puts input plugins here (no ABC check)
             try:
-                args[b.spec.name] = await b.plugin.read(b.options(data), call.serving(b.spec))
+                args[b.spec.name] = await reader.read(b.options(data), call.serving(b.spec))
             except BindingError as exc:
                 raise _binding_failure(b, exc, "input") from exc
         outs: dict[str, func.Out[Any]] = {}
@@ -465,9 +465,11 @@ class Invoker:
             value = values.get(b.spec.name)
             if b.plugin is None:
                 continue
-            assert isinstance(b.plugin, OutputBinding)
+            writer = cast(
+                OutputBinding[Any], b.plugin
+            )  # bind_function puts output plugins here (no ABC check)
             if value is None:
-                if b.spec.name == "$return" and b.plugin.none_is_error:
+                if b.spec.name == "$return" and writer.none_is_error:
                     raise TypeError(
                         f'unable to encode outgoing TypedData: unsupported type "{b.spec.type}" for Python type '
                         '"NoneType"'
@@ -476,13 +478,13 @@ class Invoker:
             try:
                 options = b.options(call.binding_data)
                 serving = call.serving(b.spec)
-                if b.plugin.fan_out:
-                    parsed = [b.plugin.parse(item, options, serving) for item in _fan_out(value)]
+                if writer.fan_out:
+                    parsed = [writer.parse(item, options, serving) for item in _fan_out(value)]
                 else:
-                    parsed = [b.plugin.parse(value, options, serving)]
+                    parsed = [writer.parse(value, options, serving)]
             except BindingError as exc:
                 raise _binding_failure(b, exc, "output") from exc
-            plan.append((b, b.plugin, options, parsed, serving))
+            plan.append((b, writer, options, parsed, serving))
         if len(plan) <= 1:  # the usual shape (an http response, or one output): no concurrency to arrange
             for b, plugin, options, items, serving in plan:
                 try:

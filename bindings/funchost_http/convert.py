@@ -69,7 +69,7 @@ def to_http_request(
 def to_response(value: Any) -> web.Response:
     """A func.HttpResponse, or a value the host interprets (str, or what the generic converter sent), as an
     aiohttp response."""
-    if isinstance(value, azf_abc.HttpResponse):
+    if type(value) is func.HttpResponse or isinstance(value, azf_abc.HttpResponse):  # the ABC check is slow
         return _from_http_response(value)
     if isinstance(value, bytes | bytearray):
         value = bytes(value).decode("utf-8", "replace")
@@ -94,7 +94,7 @@ def encode_error(converter: Converter, value: Any) -> TypeError:
 def check_output(value: Any, converter: Converter) -> None:
     """Raise the worker's TypeError for a value the converter refuses; bad cookies fail as in the worker."""
     if converter == "http":
-        if isinstance(value, azf_abc.HttpResponse):
+        if type(value) is func.HttpResponse or isinstance(value, azf_abc.HttpResponse):
             response_cookies(value, log=True)
             check_status(value.status_code)
             return
