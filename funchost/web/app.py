@@ -119,7 +119,7 @@ class Server:
         """CORS, then the host's dispatch, then custom headers (one handler: no middleware chain per request)."""
         if hdrs.EXPECT in request.headers:
             await _expect(request)
-        if sum(len(k) + len(v) for k, v in request.raw_headers) > MAX_HEADERS_TOTAL:
+        if sum([len(k) + len(v) for k, v in request.raw_headers]) > MAX_HEADERS_TOTAL:
             log.warning(
                 "Request to %s refused: its headers take more than %d bytes in total (431), Kestrel's limit.",
                 request.path,
