@@ -11,7 +11,7 @@ import contextlib
 import inspect
 import logging
 import os
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -152,14 +152,15 @@ class Host:
     def authorize(self, request: Any, level: str) -> bool:
         return self.keys is None or self.keys.allows(request, level)
 
-    async def invoke(self, function: FunctionSpec, trigger: TriggerData) -> InvocationResult:
-        """A trigger's run: its retry policy applies (funchost.retry)."""
+    def invoke(self, function: FunctionSpec, trigger: TriggerData) -> Coroutine[Any, Any, InvocationResult]:
+        """A trigger's run: its retry policy applies (funchost.retry). Not a coroutine function itself: it hands
+        back the invocation's coroutine (one coroutine fewer per request)."""
         key = function.name.lower()
         bound = self.bound[key]
         policy = self.retries.get(key)
         if policy is None:  # the common case: no retry layer per request
-            return await self.invoker.invoke(bound, trigger)
-        return await retry.run(self, policy, function.name, lambda: self.invoker.invoke(bound, trigger))
+            return self.invoker.invoke(bound, trigger)
+        return retry.run(self, policy, function.name, lambda: self.invoker.invoke(bound, trigger))
 
     # -- lifecycle -----------------------------------------------------------------------------------------
     @classmethod
