@@ -20,7 +20,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import cli_speed, history, http_throughput, memory, startup, stores
+from bench import cli_speed, history, http_throughput, instructions, memory, startup, stores
 from bench.common import BENCH, REPO, Result, cores
 
 MEASURES: dict[str, Callable[[bool], Result]] = {
@@ -30,7 +30,10 @@ MEASURES: dict[str, Callable[[bool], Result]] = {
     "stores": stores.measure,
     "memory": memory.measure,
     "history": history.measure,
+    "instructions": instructions.measure,
 }
+OPT_IN = ("instructions",)
+"""Measures run only when named with --only (instructions: ~10 min under valgrind)."""
 EXTERNAL = ("reload_latency.py", "pytest_plugin_cost.py")
 """Benchmarks written as standalone scripts; run as subprocesses when present, their output included."""
 
@@ -84,7 +87,7 @@ def main() -> int:
     for side in ("before", "after"):
         if getattr(args, side):
             os.environ[f"FUNCHOST_BENCH_{side.upper()}"] = getattr(args, side)
-    chosen = args.only or [*MEASURES, "external"]
+    chosen = args.only or [*(m for m in MEASURES if m not in OPT_IN), "external"]
     command = "python bench/run.py" + "".join(f" {flag}" for flag in sys.argv[1:])
     print("# funchost benchmarks\n")
     print(f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")

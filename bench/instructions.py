@@ -1,0 +1,160 @@
+"""CPU instructions per HTTP request (valgrind callgrind), funchost vs bare aiohttp doing the same work.
+
+Wall-clock throughput on a shared 2-core machine moves by +-30 % between runs; the instruction count of a server
+loop does not depend on what the neighbours do, so small hot-path changes can be compared. The server runs under
+``valgrind --tool=callgrind --instr-atstart=no``; counting is switched on (``callgrind_control -i on``) only for
+a fixed-time wrk load after a warm-up, then the counts are dumped: instructions of every thread of the process
+(the worker pool's too) divided by the requests served. Kernel time (syscalls, thread switches) is not counted,
+so the ratios here are a little better than the wall-clock ones. ``python bench/instructions.py [--quick]``, or
+``python bench/run.py --only instructions --before REV``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import loadgen
+from bench.common import (
+    BENCH,
+    Result,
+    Server,
+    app_copy,
+    free_port,
+    has_before,
+    server_cpu,
+    spawn,
+    table,
+    tree,
+    verdict,
+)
+
+CASES = (
+    ("hello", BENCH / "apps" / "async_hello", "GET", "/api/hello"),
+    ("hello (sync)", None, "GET", "/api/hello"),
+    ("CreateAssistant", None, "PUT", "/api/assistants/bench-{n}"),
+)
+"""(name, app folder or None for the sample app, method, path); the bare app serves each the same way."""
+TARGETS = {"hello": 0.5, "hello (sync)": 0.4, "CreateAssistant": 0.35}
+"""Issue 14's throughput targets, read here as bare instructions / funchost instructions."""
+
+
+def _callgrind(argv: list[str], log: Path, out: Path, cwd: Path | None, source: Path | None) -> Server:
+    port = free_port()
+    valgrind = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}"]
+    return spawn(
+        [*valgrind, *[a.replace("{port}", str(port)) for a in argv]],
+        log=log,
+        cwd=cwd,
+        port=port,
+        cpu=server_cpu(),
+        source=source,
+    )
+
+
+def _ready(server: Server, path: str, timeout: float = 300.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.proc.poll() is not None:
+            raise RuntimeError(f"the server exited under valgrind:\n{server.tail()}")
+        try:
+            with urllib.request.urlopen(server.url + path, timeout=10):
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"not serving {path} after {timeout:.0f} s under valgrind:\n{server.tail()}")
+
+
+def _per_request(server: Server, out: Path, method: str, pattern: str, seconds: float) -> tuple[int, float]:
+    """(requests, instructions per request) of one counted load run."""
+    loadgen.run(server.url, method, pattern, concurrency=4, seconds=3, ids=1000)  # warm-up, not counted
+    pid = str(server.proc.pid)
+    subprocess.run(["callgrind_control", "-i", "on", pid], capture_output=True, check=True)
+    load = loadgen.run(server.url, method, pattern, concurrency=16, seconds=seconds, ids=1000)
+    subprocess.run(["callgrind_control", "-i", "off", pid], capture_output=True, check=True)
+    subprocess.run(["callgrind_control", "-d", pid], capture_output=True, check=True)
+    server.stop()
+    total = 0
+    for dump in out.parent.glob(out.name + "*"):
+        for line in dump.read_text(errors="replace").splitlines():
+            if line.startswith("totals:"):
+                total += int(line.split()[1])
+    return load.requests, total / max(load.requests, 1)
+
+
+def measure(quick: bool = False) -> Result:
+    if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
+        text = "### Instructions per request (callgrind)\n\nvalgrind is not installed: not measured.\n"
+        return Result(text, [("instructions per request", "valgrind missing", "", "not run")])
+    seconds = 8.0 if quick else 20.0
+    sides = {"after": tree("after"), **({"before": tree("before")} if has_before() else {})}
+    rows: list[list[object]] = []
+    summary: list[tuple[str, str, str, str]] = []
+    with app_copy() as sample, tempfile.TemporaryDirectory(prefix="funchost-bench-cg-") as tmp:
+        work = Path(tmp)
+        for name, folder, method, pattern in CASES:
+            app = folder or sample
+            counts: dict[str, tuple[int, float]] = {}
+            out = work / f"bare-{len(rows)}.out"
+            bare = _callgrind(
+                [sys.executable, str(BENCH / "baseline_app.py"), "--port", "{port}"],
+                work / "bare.log",
+                out,
+                None,
+                None,
+            )
+            _ready(bare, "/api/hello")
+            counts["bare aiohttp"] = _per_request(bare, out, method, pattern, seconds)
+            for side, source in sides.items():
+                out = work / f"{side}-{len(rows)}.out"
+                argv = [
+                    sys.executable,
+                    "-m",
+                    "funchost",
+                    "start",
+                    "--script-root",
+                    str(app),
+                    "--port",
+                    "{port}",
+                ]
+                host = _callgrind(
+                    [*argv, "--no-reload", "--store", "memory"], work / f"{side}.log", out, app, source
+                )
+                _ready(host, "/admin/host/status")
+                counts[f"funchost {side}"] = _per_request(host, out, method, pattern, seconds)
+            base = counts["bare aiohttp"][1]
+            for who, (requests, per) in counts.items():
+                rows.append([name, who, requests, f"{per:,.0f}", f"{base / per:.2f}"])
+            ratio = base / counts["funchost after"][1]
+            summary.append(
+                (
+                    f"instructions per request, {name}: bare / funchost",
+                    f"{base:,.0f} / {counts['funchost after'][1]:,.0f} = {ratio:.2f}x",
+                    f">= {TARGETS[name]}x",
+                    verdict(ratio >= TARGETS[name]),
+                )
+            )
+    note = (
+        "Each server under valgrind callgrind, pinned to the server core; counting on only during a "
+        f"{seconds:.0f} s load at 16 connections (after a 3 s warm-up); all threads counted, kernel time not. "
+        "`bare / this` is the throughput ratio the instruction counts predict."
+    )
+    text = table(
+        "Instructions per request (callgrind)",
+        ["function", "server", "requests counted", "instructions / request", "bare / this"],
+        rows,
+        note,
+    )
+    return Result(text, summary)
+
+
+if __name__ == "__main__":
+    print(measure("--quick" in sys.argv).text)
