@@ -483,7 +483,8 @@ class Invoker:
                     parsed = [writer.parse(value, options, serving)]
             except BindingError as exc:
                 raise _binding_failure(b, exc, "output") from exc
-            plan.append((b, writer, options, parsed, serving))
+            if writer.writes:
+                plan.append((b, writer, options, parsed, serving))
         if len(plan) <= 1:  # the usual shape (an http response, or one output): no concurrency to arrange
             for b, plugin, options, items, serving in plan:
                 try:

@@ -235,6 +235,9 @@ class OutputBinding(Binding[OptionsT]):
     """A JSON array string is written as one item per element."""
     none_is_error: ClassVar[bool] = False
     """A ``$return`` of None fails the invocation (the worker cannot encode it), instead of writing nothing."""
+    writes: ClassVar[bool] = True
+    """False for an output its trigger answers with (the http response): :meth:`parse` still validates the value
+    before anything is written, :meth:`write` is not called."""
 
     def parse(self, item: Any, options: OptionsT, call: CallContext) -> Any:
         """Validate one item before anything is written; raise BindingError to refuse it."""

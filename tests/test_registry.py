@@ -63,11 +63,31 @@ class GreetingInput(InputBinding[GreetingOptions]):
         return options.text.upper()
 
 
+class ReplyOptions(BindingOptions):
+    pass
+
+
+class ReplyOutput(OutputBinding[ReplyOptions]):
+    """An output its trigger would answer with (``writes = False``): validated with the others, never written."""
+
+    type = "reply"
+    options = ReplyOptions
+    writes: ClassVar[bool] = False
+
+    def parse(self, item: Any, options: ReplyOptions, call: CallContext) -> Any:
+        if item == "poison":
+            raise BindingError("the reply 'poison' is refused.")
+        return item
+
+    async def write(self, items: Sequence[Any], options: ReplyOptions, call: CallContext) -> None:
+        raise AssertionError("write() of an output with writes = False was called")
+
+
 QUEUE = QueueOutput()
 
 
 def queue_plugin(host: HostApi) -> Plugin:
-    return Plugin("queue", host, [QUEUE, GreetingInput()])
+    return Plugin("queue", host, [QUEUE, GreetingInput(), ReplyOutput()])
 
 
 def broken_plugin(host: HostApi) -> Plugin:
@@ -87,6 +107,15 @@ def send(req: func.HttpRequest, msg: func.Out[str]) -> str:
     if req.params.get("fail"):
         raise RuntimeError("user code failed")
     return "sent"
+
+
+@app.route(route="answer/{text}")
+@app.generic_output_binding(arg_name="msg", type="queue", queue_name="answers")
+@app.generic_output_binding(arg_name="reply", type="reply")
+def answer(req: func.HttpRequest, msg: func.Out[str], reply: func.Out[str]) -> str:
+    msg.set("queued")
+    reply.set(req.route_params["text"])
+    return "answered"
 
 
 @app.route(route="greet/{name}")
@@ -175,6 +204,16 @@ async def test_a_refused_item_fails_the_invocation_and_writes_none_of_the_array(
     assert "An HttpRequest is required" in str(failure.value)
 
 
+async def test_an_output_that_does_not_write_is_validated_with_the_others_and_never_written(
+    host: Host, client: Any
+) -> None:
+    assert await call(host, client, "/api/answer/fine") == (200, "answered")
+    assert QUEUE.written == {"answers": ["queued"]}  # the reply's write() (which raises) was not called
+    status, _ = await call(host, client, "/api/answer/poison")
+    assert status == 500
+    assert QUEUE.written == {"answers": ["queued"]}  # refused reply: the queue message was not written either
+
+
 async def test_input_binding_reads_with_route_data(host: Host, client: Any) -> None:
     assert await call(host, client, "/api/greet/ada") == (200, "HELLO ADA")
 
@@ -188,7 +227,7 @@ async def test_index_time_errors_stay_with_their_function(host: Host, client: An
         "Known properties: connection, queueName."
     ]
     assert "The binding type 'carrierPigeon' of binding 'msg' is not registered" in unknown.spec.errors[0]
-    assert "Installed binding types: greeting, http, httpTrigger, queue." in unknown.spec.errors[0]
+    assert "Installed binding types: greeting, http, httpTrigger, queue, reply." in unknown.spec.errors[0]
     badtpl = host.find("badtpl")
     assert badtpl is not None and badtpl.spec.errors[0].startswith(
         "Binding 'greeting' (greeting): property 'text': Invalid template 'hello {oops'."

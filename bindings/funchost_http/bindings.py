@@ -185,6 +185,7 @@ class HttpOutput(OutputBinding[HttpOutputOptions]):
     type = "http"
     options = HttpOutputOptions
     fan_out: ClassVar[bool] = False
+    writes: ClassVar[bool] = False  # the trigger answers the request with the value
 
     def __init__(self, streaming: Streaming) -> None:
         self.streaming = streaming
@@ -224,4 +225,5 @@ class HttpOutput(OutputBinding[HttpOutputOptions]):
         return item
 
     async def write(self, items: Sequence[Any], options: HttpOutputOptions, call: CallContext) -> None:
-        """The host hands the value back to the trigger, which answers the request with it."""
+        """Not called (``writes`` is False): the host hands the value back to the trigger, which answers the
+        request with it."""
