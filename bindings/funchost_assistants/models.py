@@ -86,6 +86,8 @@ class CreateRequest:
     instructions: str | None
     chat_storage_connection_setting: str
     collection_name: str
+    checked: bool = field(default=False, compare=False)
+    """The instructions were already checked as a message row (by :func:`parse_create_request`)."""
 
 
 # ---------------------------------------------------------------------------------------------- validation
@@ -263,7 +265,7 @@ def parse_create_request(item: Any) -> CreateRequest:
             message_entity(assistant_id, ChatMessage(1, instructions, "System", now)),
             where=f'{where}: "instructions"',
         )
-    return CreateRequest(assistant_id, instructions, connection, collection)
+    return CreateRequest(assistant_id, instructions, connection, collection, checked=True)
 
 
 _ORIGINAL_KEYS = {

@@ -322,7 +322,8 @@ class AssistantService:
             messages: list[ChatMessage] = []
             if instructions and instructions.strip():
                 messages.append(ChatMessage(1, instructions, "System", self._clock.now()))
-                _check_message(assistant_id, messages[0], "the instructions")
+                if not request.checked:  # the binding's parse already refused what storage cannot hold
+                    _check_message(assistant_id, messages[0], "the instructions")
             created = self._clock.now()
             state = AssistantState(assistant_id, True, created, self._clock.now(), len(messages), 0)
             await self.store.create(where, state, messages)
