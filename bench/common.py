@@ -199,10 +199,13 @@ def spawn_host(
     env: Mapping[str, str] | None = None,
     cpu: int | None = None,
     source: Path | None = None,
+    prefix: Sequence[str] = (),
 ) -> Server:
-    """Start ``python -m funchost start --no-reload`` on a free port for ``app`` (funchost from ``source``)."""
+    """Start ``python -m funchost start --no-reload`` on a free port for ``app`` (funchost from ``source``),
+    under ``prefix`` (e.g. valgrind) when given."""
     port = free_port()
     argv = [
+        *prefix,
         sys.executable,
         "-m",
         "funchost",

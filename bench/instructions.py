@@ -32,6 +32,7 @@ from bench.common import (
     has_before,
     server_cpu,
     spawn,
+    spawn_host,
     table,
     tree,
     verdict,
@@ -47,17 +48,8 @@ TARGETS = {"hello": 0.5, "hello (sync)": 0.4, "CreateAssistant": 0.35}
 """Issue 14's throughput targets, read here as bare instructions / funchost instructions."""
 
 
-def _callgrind(argv: list[str], log: Path, out: Path, cwd: Path | None, source: Path | None) -> Server:
-    port = free_port()
-    valgrind = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}"]
-    return spawn(
-        [*valgrind, *[a.replace("{port}", str(port)) for a in argv]],
-        log=log,
-        cwd=cwd,
-        port=port,
-        cpu=server_cpu(),
-        source=source,
-    )
+def _valgrind(out: Path) -> list[str]:
+    return ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}"]
 
 
 def _ready(server: Server, path: str, timeout: float = 300.0) -> None:
@@ -104,29 +96,19 @@ def measure(quick: bool = False) -> Result:
             app = folder or sample
             counts: dict[str, tuple[int, float]] = {}
             out = work / f"bare-{len(rows)}.out"
-            bare = _callgrind(
-                [sys.executable, str(BENCH / "baseline_app.py"), "--port", "{port}"],
-                work / "bare.log",
-                out,
-                None,
-                None,
+            port = free_port()
+            bare = spawn(
+                [*_valgrind(out), sys.executable, str(BENCH / "baseline_app.py"), "--port", str(port)],
+                log=work / "bare.log",
+                port=port,
+                cpu=server_cpu(),
             )
             _ready(bare, "/api/hello")
             counts["bare aiohttp"] = _per_request(bare, out, method, pattern, seconds)
             for side, source in sides.items():
                 out = work / f"{side}-{len(rows)}.out"
-                argv = [
-                    sys.executable,
-                    "-m",
-                    "funchost",
-                    "start",
-                    "--script-root",
-                    str(app),
-                    "--port",
-                    "{port}",
-                ]
-                host = _callgrind(
-                    [*argv, "--no-reload", "--store", "memory"], work / f"{side}.log", out, app, source
+                host = spawn_host(
+                    app, "--store", "memory", cpu=server_cpu(), source=source, prefix=_valgrind(out)
                 )
                 _ready(host, "/admin/host/status")
                 counts[f"funchost {side}"] = _per_request(host, out, method, pattern, seconds)
