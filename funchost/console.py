@@ -259,18 +259,13 @@ class ConsoleHandler(logging.Handler):
         with contextlib.suppress(OSError, ValueError):  # a closed pipe must not break the host
             self.console.stream.flush()
 
-    def _cleaned(self, redact: Callable[[str], str] | None, text: str) -> str:
-        """``text`` redacted (when ``redact`` is set) and with control characters escaped, remembered for the
-        first texts seen (function names and reasons repeat on every line; the cache stops growing when full, it
-        is never emptied while ``redact`` stays the same)."""
-        cache = self._cleaned_texts
-        if cache[0] != redact:  # a bound method is a new object per lookup, equal to the last
-            cache = self._cleaned_texts = (redact, {})
-        found = cache[1].get(text)
-        if found is None:
-            found = escape_controls(text if redact is None else redact(text))
-            if len(cache[1]) < 1024:
-                cache[1][text] = found
+    def _cleaned(self, known: dict[str, str], redact: Callable[[str], str] | None, text: str) -> str:
+        """``text`` redacted (when ``redact`` is set) and with control characters escaped, remembered in
+        ``known`` for the first texts seen (function names and reasons repeat on every line; the cache stops
+        growing when full)."""
+        found = escape_controls(text if redact is None else redact(text))
+        if len(known) < 1024:
+            known[text] = found
         return found
 
     def handle(self, record: logging.LogRecord) -> bool:
@@ -295,12 +290,12 @@ class ConsoleHandler(logging.Handler):
         if max(self.user_level, self.level) > logging.INFO:
             return True
         cache = self._cleaned_texts
-        if cache[0] != redact:
+        if cache[0] != redact:  # a bound method is a new object per lookup, equal to the last
             cache = self._cleaned_texts = (redact, {})
         known = cache[1]
         message = msg % tuple(
             [
-                (known.get(a) or self._cleaned(redact, a)) if type(a) is str and a is not plain else a
+                (known.get(a) or self._cleaned(known, redact, a)) if type(a) is str and a is not plain else a
                 for a in args
             ]
         )

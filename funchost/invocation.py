@@ -493,8 +493,8 @@ class Invoker:
                     raise _binding_failure(b, exc, "output") from exc
             return
         results: list[BaseException | None] = []
-        # Every write runs concurrently; the last one in this task (no gather, one task fewer per invocation:
-        # an http output plus one other is a common shape), the others as tasks, cancelled if this one is.
+        # Every write runs concurrently; the last one in this task (no gather: one task fewer per invocation),
+        # the others as tasks, cancelled if this one is.
         loop = asyncio.get_running_loop()
         others = [
             loop.create_task(p.write(items, options, serving)) for _, p, options, items, serving in plan[:-1]

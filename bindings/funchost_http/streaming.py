@@ -24,6 +24,7 @@ import azure.functions as func
 from aiohttp import web
 
 from funchost.plugin import FunctionSpec, HostApi, InvocationError, TriggerData
+from funchost_http.convert import request_headers
 from funchost_http.data import http_binding_data
 
 EXTENSION = "azurefunctions.extensions.http.fastapi"
@@ -203,7 +204,7 @@ class StreamingApp:
         async def call(req: Any) -> Any:
             req.path_params.clear()  # the extension's RequestSynchronizer: the host's route values
             req.path_params.update({k: v for k, v in route.items() if v is not None})
-            headers = {k.lower(): v for k, v in request.headers.items()}
+            headers = request_headers(request)
             data = http_binding_data(
                 body=b"",  # the body streams to the function: it is not read for binding data
                 content_length=None,
