@@ -174,13 +174,15 @@ class Console:
         self._flush_scheduled = False
 
     def _flush_soon(self) -> None:
-        """Flush once per event-loop iteration (a burst of requests shares one write), at once elsewhere."""
-        if self._flush_scheduled:  # the loop flushes soon, whichever thread wrote this line
-            return
+        """Flush once per event-loop iteration (a burst of requests shares one write), at once elsewhere: a line
+        from another thread (a sync function, the blocked-loop watch) also writes what the loop has pending, as
+        the loop's own flush may be far off (a function blocking it)."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            self.stream.flush()
+            self._flush()
+            return
+        if self._flush_scheduled:
             return
         self._flush_scheduled = True
         loop.call_soon(self._flush)

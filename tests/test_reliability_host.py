@@ -89,6 +89,18 @@ def test_an_async_function_blocking_the_loop_is_named_with_a_hint() -> None:
         assert "await asyncio.sleep(...)" in out and "asyncio.to_thread" in out
 
 
+def test_console_lines_pending_while_the_loop_is_blocked_show_with_the_warning() -> None:
+    """The console writes once per loop iteration; a blocked loop must not hide the Executing line of the
+    function that blocks it: the watch thread's warning is written at once and takes the pending lines along."""
+    with running(APP) as host:
+        thread = _in_background(host, "/api/block?s=4")
+        out = host.wait_for_output("has blocked the event loop for 1.")
+        assert "Executing 'Functions.block'" in out  # shown while the loop is still blocked
+        assert "Executed 'Functions.block'" not in out
+        thread.join(30)
+        host.wait_for_output("Executed 'Functions.block' (Succeeded")
+
+
 @pytest.mark.parametrize(
     ("path", "message"),
     [
