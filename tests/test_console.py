@@ -7,7 +7,15 @@ import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
-from funchost.console import Console, ConsoleHandler, PrintToLog, level_from_name, timestamp
+from funchost.console import (
+    SYSTEM_PREFIXES,
+    Console,
+    ConsoleHandler,
+    PrintToLog,
+    level_from_name,
+    quiet_system_loggers,
+    timestamp,
+)
 from funchost.spec import BindingSpec, FunctionSpec
 
 MOMENT = datetime(2024, 10, 24, 10, 0, 0, 123456, tzinfo=UTC)
@@ -120,3 +128,21 @@ def test_level_names() -> None:
     assert level_from_name("Trace") == logging.DEBUG
     assert level_from_name("None") > logging.CRITICAL
     assert level_from_name(None) == logging.INFO
+
+
+def test_quiet_system_loggers_keeps_a_level_someone_set() -> None:
+    """Without --verbose the system loggers go to Warning (their Information records are never built), but a
+    level the user set, e.g. to see the openai SDK's debug lines, is kept."""
+    saved = {name: logging.getLogger(name).level for name in SYSTEM_PREFIXES}
+    try:
+        for name in SYSTEM_PREFIXES:
+            logging.getLogger(name).setLevel(logging.NOTSET)
+        logging.getLogger("openai").setLevel(logging.DEBUG)
+        quiet_system_loggers()
+        assert logging.getLogger("openai").level == logging.DEBUG
+        assert not logging.getLogger("httpx").isEnabledFor(logging.INFO)
+        assert logging.getLogger("funchost.host").isEnabledFor(logging.WARNING)
+        assert not logging.getLogger("funchost.host").isEnabledFor(logging.INFO)
+    finally:
+        for name, level in saved.items():
+            logging.getLogger(name).setLevel(level)
