@@ -217,8 +217,10 @@ class Harness:
             await host.start()
             server = Server(host, max_body=DEFAULT_MAX_BODY if max_body is None else max_body)
             test_server = _HostTestServer(server, host="127.0.0.1")
-            await test_server.start_server(  # the header limits of funchost start
-                max_line_size=HANDLER_LIMITS["max_line_size"], max_field_size=HANDLER_LIMITS["max_field_size"]
+            await test_server.start_server(  # as funchost start serves: its header limits, no access log
+                access_log=None,
+                max_line_size=HANDLER_LIMITS["max_line_size"],
+                max_field_size=HANDLER_LIMITS["max_field_size"],
             )
             client: TestClient[Any, Any] = TestClient(test_server)
             await client.start_server()

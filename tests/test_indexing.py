@@ -131,6 +131,47 @@ def test_reindex_picks_up_edited_code(tmp_path: Path) -> None:
     assert [f.name for f in index_app(app, settings).functions] == ["added", "custom"]
 
 
+SINGLE = ["enqueue", "Hello", "with_context"]
+"""The functions of tests/apps/idx_v2_single."""
+
+
+def test_a_module_of_the_scripts_name_imported_from_elsewhere_is_not_taken_for_the_app() -> None:
+    other = (APPS / "idx_mixed").resolve()
+    sys.path.insert(0, str(other))
+    try:
+        import function_app  # a test's own import of another app, unknown to the indexer
+
+        assert Path(function_app.__file__ or "").parent == other
+    finally:
+        sys.path.remove(str(other))
+    result = index("idx_v2_single")
+    assert [f.name for f in result.functions] == SINGLE
+    assert Path(sys.modules["function_app"].__file__ or "").parent == (APPS / "idx_v2_single").resolve()
+
+
+def test_a_symlinked_script_is_the_apps_script(tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    shutil.copytree(APPS / "idx_v2_single", app)
+    (app / "function_app.py").rename(tmp_path / "real_app.py")
+    (app / "function_app.py").symlink_to(tmp_path / "real_app.py")
+    result = index_app(app, {})
+    assert result.errors == []
+    assert [f.name for f in result.functions] == SINGLE
+
+
+def test_a_module_added_to_the_app_after_an_index_is_found_by_the_next(tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    shutil.copytree(APPS / "idx_v2_single", app)
+    assert [f.name for f in index_app(app, {}).functions] == SINGLE
+    (app / "extra_functions.py").write_text(
+        "import azure.functions as func\n\nbp = func.Blueprint()\n\n\n@bp.route(route='extra')\n"
+        "def extra(req: func.HttpRequest) -> func.HttpResponse:\n    return func.HttpResponse('extra')\n"
+    )
+    script = app / "function_app.py"
+    script.write_text("from extra_functions import bp\n" + script.read_text() + "\napp.register_functions(bp)\n")
+    assert [f.name for f in index_app(app, {}).functions] == sorted([*SINGLE, "extra"], key=str.lower)
+
+
 def test_v2_no_function_app_is_an_app_error() -> None:
     result = index("idx_v2_no_app")
     assert result.functions == []

@@ -136,7 +136,8 @@ def check_status(status: Any) -> None:
 _hints: weakref.WeakKeyDictionary[Callable[..., Any], dict[str, Any]] = weakref.WeakKeyDictionary()
 
 
-def _type_hints(user_func: Callable[..., Any] | None) -> dict[str, Any]:
+def type_hints(user_func: Callable[..., Any] | None) -> dict[str, Any]:
+    """``typing.get_type_hints`` of a user function ({} when they do not resolve), once per function object."""
     if user_func is None:
         return {}
     try:
@@ -161,7 +162,7 @@ def output_converter(user_func: Callable[..., Any] | None, binding_name: str) ->
     (worker functions.py: str/bytes annotations select the generic binding)."""
     if binding_name == "$return":
         return "http"
-    args = typing.get_args(_type_hints(user_func).get(binding_name))
+    args = typing.get_args(type_hints(user_func).get(binding_name))
     return "generic" if len(args) == 1 and args[0] in (str, bytes) else "http"
 
 
@@ -169,7 +170,7 @@ def annotation_error(
     user_func: Callable[..., Any] | None, binding_name: str, data_type: str | None
 ) -> str | None:
     """The worker's load error when an http output's annotation does not fit its converter, else None."""
-    hints = _type_hints(user_func)
+    hints = type_hints(user_func)
     if binding_name == "$return":
         if "return" not in hints:
             return None

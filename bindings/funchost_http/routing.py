@@ -11,6 +11,7 @@ default; a catch-all with nothing to capture gets its default or ``None``. One t
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -476,6 +477,14 @@ def _complex(parts: list[str | _Param], index: int) -> _Complex:
     return _Complex(parts)
 
 
+@functools.lru_cache(maxsize=4096)
+def _parsed(template: str) -> RouteTemplate:
+    try:
+        return RouteTemplate._parse(template)
+    except _Bad as exc:
+        raise RouteError(f"Route template '{template}' is invalid: {exc}.") from None
+
+
 class RouteTemplate:
     """A parsed, compiled route template."""
 
@@ -503,11 +512,10 @@ class RouteTemplate:
 
     @classmethod
     def parse(cls, template: str) -> RouteTemplate:
-        """Parse and compile a template; raise RouteError naming the template and the problem."""
-        try:
-            return cls._parse(template)
-        except _Bad as exc:
-            raise RouteError(f"Route template '{template}' is invalid: {exc}.") from None
+        """Parse and compile a template; raise RouteError naming the template and the problem. A template is
+        immutable: the same text gives the same object (each function's route is parsed when it is checked and
+        when it is routed, and again by every host of a test session)."""
+        return _parsed(template)
 
     @classmethod
     def _parse(cls, template: str) -> RouteTemplate:

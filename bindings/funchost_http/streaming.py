@@ -15,7 +15,6 @@ import asyncio
 import importlib
 import logging
 import sys
-import typing
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ import azure.functions as func
 from aiohttp import web
 
 from funchost.plugin import FunctionSpec, HostApi, InvocationError, TriggerData
-from funchost_http.convert import request_headers
+from funchost_http.convert import request_headers, type_hints
 from funchost_http.data import http_binding_data
 
 EXTENSION = "azurefunctions.extensions.http.fastapi"
@@ -105,19 +104,10 @@ def is_starlette_response(anno: Any) -> bool:
     return _is_starlette(anno, "starlette.responses.Response")
 
 
-def _hints(user_func: Callable[..., Any] | None) -> dict[str, Any]:
-    if user_func is None:
-        return {}
-    try:
-        return typing.get_type_hints(user_func)
-    except Exception:
-        return {}
-
-
 def streaming_load_error(function: FunctionSpec, trigger_param: str) -> str | None:
     """With the extension on: the worker's load error for annotations FastAPI functions cannot have."""
     base = sys.modules["azurefunctions.extensions.base"]
-    hints = _hints(function.func)
+    hints = type_hints(function.func)
     if trigger_param in hints:
         anno = hints[trigger_param]
         if not base.RequestTrackerMeta.check_type(anno):
@@ -142,7 +132,7 @@ def streaming_load_error(function: FunctionSpec, trigger_param: str) -> str | No
 
 def missing_extension_error(function: FunctionSpec, trigger_param: str) -> str | None:
     """Without the extension: a function written for it (a Starlette Request or Response annotation) cannot load."""
-    hints = _hints(function.func)
+    hints = type_hints(function.func)
     anno = hints.get(trigger_param)
     returned = hints.get("return")
     if is_starlette_request(anno):
