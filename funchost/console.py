@@ -172,11 +172,14 @@ class Console:
         self.stream = stream or sys.stdout
         self.color = self.stream.isatty() if color is None else color
         self._flush_scheduled = False
+        self._flush_thread = 0
 
     def _flush_soon(self) -> None:
         """Flush once per event-loop iteration (a burst of requests shares one write), at once elsewhere: a line
         from another thread (a sync function, the blocked-loop watch) also writes what the loop has pending, as
         the loop's own flush may be far off (a function blocking it)."""
+        if self._flush_scheduled and threading.get_ident() == self._flush_thread:
+            return  # the usual case, decided without asking for the running loop (a getpid() in Python 3.11)
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -185,6 +188,7 @@ class Console:
         if self._flush_scheduled:
             return
         self._flush_scheduled = True
+        self._flush_thread = threading.get_ident()
         loop.call_soon(self._flush)
 
     def _flush(self) -> None:

@@ -349,9 +349,10 @@ class Invoker:
 
     async def _call(self, fn: FunctionSpec, args: dict[str, Any], invocation_id: str) -> Any:
         assert fn.func is not None
-        task = asyncio.current_task()
-        assert task is not None
+        # The running loop once: in Python 3.11 each lookup (current_task() without a loop too) is a getpid().
         loop = asyncio.get_running_loop()
+        task = asyncio.current_task(loop)
+        assert task is not None
         started: list[bool] = []
         deadline = self._arm(loop, task)
         try:
