@@ -59,9 +59,11 @@ _MISSING_SCRIPT = (
 )
 _INDEX_FAILED = "Worker failed to index functions"
 
-# Module names imported from any app by earlier index_app calls, and sys.path entries this module added.
+# Module names imported from any app by earlier index_app calls, and every app folder this module put on
+# sys.path (all of them: code that restores an older copy of sys.path, such as pytest's monkeypatch, can bring
+# back a folder an index after it had removed, and that app's modules would shadow the next app's).
 _app_modules: set[str] = set()
-_inserted_roots: list[str] = []
+_inserted_roots: set[str] = set()
 _scanned: dict[str, dict[str, ModuleType]] = {}
 """Per app root, sys.modules as its last scan for app modules left it: the next scan looks only at what changed."""
 _indexes = 0
@@ -577,10 +579,8 @@ def _prepare_import_state(root: Path) -> None:
     """Put `root` on sys.path after the installed packages, as the worker does (an app module named like an
     installed package does not shadow it), and forget every module imported from an app before."""
     entry = str(root)
-    for old in _inserted_roots:
-        while old in sys.path:
-            sys.path.remove(old)
-    _inserted_roots[:] = [entry]
+    _drop_app_roots()
+    _inserted_roots.add(entry)
     sys.path.append(entry)
     stale = {n for n in _app_modules if n in sys.modules}
     stale.update(_modules_under(root))
@@ -628,14 +628,16 @@ def _presign_binding_classes() -> None:
 
 def unload_app() -> None:
     """Forget the last indexed app: drop its modules from sys.modules and its root from sys.path."""
-    for old in _inserted_roots:
-        while old in sys.path:
-            sys.path.remove(old)
-    _inserted_roots.clear()
+    _drop_app_roots()
     for module_name in _app_modules:
         sys.modules.pop(module_name, None)
     sys.modules.pop(V1_PACKAGE, None)
     _app_modules.clear()
+
+
+def _drop_app_roots() -> None:
+    if any(p in _inserted_roots for p in sys.path):
+        sys.path[:] = [p for p in sys.path if p not in _inserted_roots]  # the same list object
 
 
 def _record_app_modules(root: Path, before: set[str]) -> list[str]:

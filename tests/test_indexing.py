@@ -149,6 +149,17 @@ def test_a_module_of_the_scripts_name_imported_from_elsewhere_is_not_taken_for_t
     assert Path(sys.modules["function_app"].__file__ or "").parent == (APPS / "idx_v2_single").resolve()
 
 
+def test_an_earlier_apps_folder_put_back_on_sys_path_does_not_shadow_the_next_app() -> None:
+    index("idx_mixed")
+    older = list(sys.path)  # what pytest's monkeypatch restores at the end of a test that changed sys.path
+    index("idx_v2_blueprint")
+    sys.path[:] = older
+    result = index("idx_v2_single")
+    assert result.errors == []
+    assert [f.name for f in result.functions] == SINGLE
+    assert str((APPS / "idx_mixed").resolve()) not in sys.path
+
+
 def test_a_symlinked_script_is_the_apps_script(tmp_path: Path) -> None:
     app = tmp_path / "app"
     shutil.copytree(APPS / "idx_v2_single", app)

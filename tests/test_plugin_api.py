@@ -206,6 +206,7 @@ async def test_invalid_plugins_are_disabled_by_name_and_the_rest_run(broken_host
     )
     assert [p.name for p in broken_host.registry.plugins] == ["http", "good"]
     assert broken_host.state == "Running"
+    assert "good" in broken_host.bound, (broken_host.index.errors, broken_host.index.warnings)
     result = await broken_host.invoke(broken_host.bound["good"].spec, _http_get(broken_host))
     assert result.return_value == "fine"
 
