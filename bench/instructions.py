@@ -28,6 +28,7 @@ from bench.common import (
     Result,
     Server,
     app_copy,
+    code_env,
     free_port,
     has_before,
     server_cpu,
@@ -82,6 +83,59 @@ def _per_request(server: Server, out: Path, method: str, pattern: str, seconds: 
     return load.requests, total / max(load.requests, 1)
 
 
+TESTS = (4, 24)
+"""The pytest plugin's loop runs this many tests (after its warm-up) in two processes: the difference is per test."""
+
+
+def _per_test(source: Path, step: str, work: Path) -> float:
+    """Instructions one test of ``bench/harness_phases.py --only step`` costs (whole process, two lengths)."""
+    env = {**code_env(source), "PYTHONHASHSEED": "0"}
+    script = [sys.executable, str(BENCH / "harness_phases.py"), "--only", step]
+    warm = [*script, "--tests", "1"]  # writes the byte-code, so that no counted run compiles
+    subprocess.run(warm, env=env, capture_output=True, check=True, timeout=600)
+    totals = []
+    for count in TESTS:
+        out = work / f"test-{step}-{count}-{source.name}.out"
+        subprocess.run(
+            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *script, "--tests", str(count)],
+            env=env,
+            capture_output=True,
+            check=True,
+            timeout=1800,
+        )
+        totals.append(sum(_totals(dump) for dump in out.parent.glob(out.name + "*")))
+    return (totals[1] - totals[0]) / (TESTS[1] - TESTS[0])
+
+
+def _totals(dump: Path) -> int:
+    return sum(
+        int(line.split()[1])
+        for line in dump.read_text(errors="replace").splitlines()
+        if line.startswith("totals:")
+    )
+
+
+def _pytest_plugin(sides: dict[str, Path], work: Path) -> str:
+    floor = _per_test(sides["after"], "floor", work)
+    rows: list[list[object]] = [
+        ["floor: app imported afresh + bare aiohttp test server, PUT + GET", f"{floor / 1e6:.2f} M", "1.00"]
+    ]
+    for side, source in sides.items():
+        per = _per_test(source, "test", work)
+        rows.append(
+            [f"funchost {side}: Harness.start, PUT + GET, close", f"{per / 1e6:.2f} M", f"{per / floor:.2f}"]
+        )
+    text = table(
+        "pytest plugin: instructions per test (callgrind)",
+        ["test", "instructions / test", "x floor"],
+        rows,
+        f"`bench/harness_phases.py --only test|floor` (the sample app, in-process as the fixture runs it) under "
+        f"callgrind for {TESTS[0]} and {TESTS[1]} tests after its warm-up; the difference divided by "
+        f"{TESTS[1] - TESTS[0]}. Whole processes, all threads, kernel time not counted; PYTHONHASHSEED=0.",
+    )
+    return text
+
+
 def measure(quick: bool = False) -> Result:
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         text = "### Instructions per request (callgrind)\n\nvalgrind is not installed: not measured.\n"
@@ -124,6 +178,7 @@ def measure(quick: bool = False) -> Result:
                     verdict(ratio >= TARGETS[name]),
                 )
             )
+        plugin_text = _pytest_plugin(sides, work)
     note = (
         "Each server under valgrind callgrind, pinned to the server core; counting on only during a "
         f"{seconds:.0f} s load at 16 connections (after a 3 s warm-up); all threads counted, kernel time not. "
@@ -135,7 +190,7 @@ def measure(quick: bool = False) -> Result:
         rows,
         note,
     )
-    return Result(text, summary)
+    return Result(text + "\n" + plugin_text, summary)
 
 
 if __name__ == "__main__":
