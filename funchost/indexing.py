@@ -66,6 +66,7 @@ _app_modules: set[str] = set()
 _inserted_roots: set[str] = set()
 _scanned: dict[str, dict[str, ModuleType]] = {}
 """Per app root, sys.modules as its last scan for app modules left it: the next scan looks only at what changed."""
+_SCANNED_ROOTS = 8
 _indexes = 0
 
 
@@ -163,7 +164,8 @@ def _index_v2(root: Path, script: Path, settings: Mapping[str, str]) -> IndexRes
     if _module_file(module) != expected:
         result.errors.append(
             f"{_INDEX_FAILED}: importing {script.stem} gave {_module_file(module) or repr(module)}, not {script}: "
-            "another thread was importing a module of that name. Save the app again to index it afresh."
+            "a folder before the app's on sys.path has a module of that name (or another thread was importing "
+            "one). Take that folder off sys.path, or give the script another name (PYTHON_SCRIPT_FILE_NAME)."
         )
         return result
     apps = [value for value in _module_values(module) if isinstance(value, func.FunctionRegister)]
@@ -587,7 +589,10 @@ def _prepare_import_state(root: Path) -> None:
     for module_name in stale:
         sys.modules.pop(module_name, None)
     _app_modules.clear()
+    _scanned.pop(entry, None)
     _scanned[entry] = dict(sys.modules)
+    while len(_scanned) > _SCANNED_ROOTS:  # a test session indexes many throwaway apps: keep the recent ones
+        del _scanned[next(iter(_scanned))]
     # Files may have changed since the last import: forget what the finders of the app's folders have cached
     # (the other finders' folders are not the app's; invalidating them all made every import list site-packages).
     for path, finder in list(sys.path_importer_cache.items()):

@@ -160,6 +160,23 @@ def test_an_earlier_apps_folder_put_back_on_sys_path_does_not_shadow_the_next_ap
     assert str((APPS / "idx_mixed").resolve()) not in sys.path
 
 
+def test_a_module_of_the_scripts_name_first_on_sys_path_is_an_index_error_naming_both(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "function_app.py").write_text("x = 1\n")
+    sys.path.insert(0, str(elsewhere))
+    try:
+        result = index("idx_v2_single")
+    finally:
+        sys.path.remove(str(elsewhere))
+        sys.modules.pop("function_app", None)
+    assert result.functions == []
+    assert len(result.errors) == 1
+    error = result.errors[0]
+    assert f"gave {(elsewhere / 'function_app.py').resolve()}, not {(APPS / 'idx_v2_single').resolve()}" in error
+    assert "Take that folder off sys.path, or give the script another name (PYTHON_SCRIPT_FILE_NAME)" in error
+
+
 def test_a_symlinked_script_is_the_apps_script(tmp_path: Path) -> None:
     app = tmp_path / "app"
     shutil.copytree(APPS / "idx_v2_single", app)
