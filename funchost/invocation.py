@@ -543,10 +543,14 @@ class _Deadline:
     expired: bool = False
 
 
-def new_invocation_id() -> str:
+_GUID_KEEP = ~(0xF000 << 64) & ~(0xC000 << 48)
+_GUID_V4 = (0x4000 << 64) | (0x8000 << 48)
+"""The bits a random number keeps, and the version (4) and variant (RFC 4122) bits set, in a version 4 GUID."""
+
+
+def new_invocation_id(getrandbits: Callable[[int], int] = _random.getrandbits) -> str:
     """A random (version 4) GUID, lower-case and hyphenated; from the PRNG, not os.urandom (every invocation)."""
-    n = _random.getrandbits(128) & ~(0xF000 << 64) & ~(0xC000 << 48) | (0x4000 << 64) | (0x8000 << 48)
-    h = f"{n:032x}"
+    h = "%032x" % (getrandbits(128) & _GUID_KEEP | _GUID_V4)
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 

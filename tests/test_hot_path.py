@@ -11,12 +11,14 @@ import re
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from funchost.console import CaptureHandler, Console, ConsoleHandler, log_info
+from funchost.invocation import new_invocation_id
 from funchost.workers import WorkerPool
 from tests.cli import RunningHost, running
 
@@ -178,3 +180,11 @@ async def test_worker_pool_hands_back_every_outcome_when_calls_end_in_bursts() -
                     assert outcome == n * n
     finally:
         pool.close()
+
+
+def test_invocation_ids_are_distinct_version_4_guids() -> None:
+    ids = [new_invocation_id() for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    for text in ids[:200]:
+        guid = uuid.UUID(text)
+        assert (str(guid), guid.version, guid.variant) == (text, 4, uuid.RFC_4122)
