@@ -625,7 +625,10 @@ def _presign_binding_classes() -> None:
         if not inspect.isfunction(function) or id(function) in done or "__signature__" in vars(function):
             continue
         done.add(id(function))
-        function.__signature__ = inspect.signature(function)  # type: ignore[attr-defined]
+        try:
+            function.__signature__ = inspect.signature(function)  # type: ignore[attr-defined]
+        except (TypeError, ValueError):  # no signature to keep: the library computes (and fails) as before
+            continue
         for cell in function.__closure__ or ():
             with contextlib.suppress(ValueError):  # an empty cell
                 pending.append(cell.cell_contents)

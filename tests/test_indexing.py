@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import shutil
 import sys
 import traceback
@@ -511,3 +512,26 @@ def test_unload_app_forgets_modules_and_path() -> None:
     unload_app()
     assert not any(name in sys.modules for name in result.modules)
     assert root not in sys.path
+
+
+def test_precomputed_signatures_of_the_binding_classes_are_what_inspect_computes() -> None:
+    from azure.functions.decorators.utils import BuildDictMeta
+
+    index("idx_v2_single")
+    index("idx_v2_blueprint")  # from the second index of a process on, the classes carry their signatures
+    inits = [
+        vars(cls)["__init__"]
+        for name, module in list(sys.modules.items())
+        if name.startswith("azure.functions")
+        for cls in vars(module).values()
+        if isinstance(cls, BuildDictMeta)
+    ]
+    presigned = [f for f in inits if "__signature__" in vars(f)]
+    assert len(presigned) == len(inits) > 20
+    for function in presigned:
+        kept = function.__signature__
+        del function.__signature__
+        try:
+            assert inspect.signature(function) == kept
+        finally:
+            function.__signature__ = kept
