@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import importlib
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -73,7 +72,7 @@ async def _floor_test(app: Path, n: int) -> None:
 
 
 async def measure(app: Path, count: int, only: list[str] | None = None) -> str:
-    tmp = Path(tempfile.mkdtemp(prefix="funchost-bench-phases-"))
+    tmp = app.parent  # the throwaway copy's folder (plugins ask for one only for file-backed stores)
 
     async def index(_: int) -> dict[str, float]:
         started = time.perf_counter()
