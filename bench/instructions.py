@@ -15,8 +15,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 if __package__ in (None, ""):
@@ -37,6 +35,8 @@ from bench.common import (
     table,
     tree,
     verdict,
+    wait_http,
+    wait_running,
 )
 
 CASES = (
@@ -45,25 +45,14 @@ CASES = (
     ("CreateAssistant", None, "PUT", "/api/assistants/bench-{n}"),
 )
 """(name, app folder or None for the sample app, method, path); the bare app serves each the same way."""
+STARTUP = 300.0
+"""Seconds a server may take to start under valgrind."""
 TARGETS = {"hello": 0.5, "hello (sync)": 0.4, "CreateAssistant": 0.35}
 """Issue 14's throughput targets, read here as bare instructions / funchost instructions."""
 
 
 def _valgrind(out: Path) -> list[str]:
     return ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}"]
-
-
-def _ready(server: Server, path: str, timeout: float = 300.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.proc.poll() is not None:
-            raise RuntimeError(f"the server exited under valgrind:\n{server.tail()}")
-        try:
-            with urllib.request.urlopen(server.url + path, timeout=10):
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"not serving {path} after {timeout:.0f} s under valgrind:\n{server.tail()}")
 
 
 def _per_request(server: Server, out: Path, method: str, pattern: str, seconds: float) -> tuple[int, float]:
@@ -157,14 +146,14 @@ def measure(quick: bool = False) -> Result:
                 port=port,
                 cpu=server_cpu(),
             )
-            _ready(bare, "/api/hello")
+            wait_http(bare, "/api/hello", timeout=STARTUP)
             counts["bare aiohttp"] = _per_request(bare, out, method, pattern, seconds)
             for side, source in sides.items():
                 out = work / f"{side}-{len(rows)}.out"
                 host = spawn_host(
                     app, "--store", "memory", cpu=server_cpu(), source=source, prefix=_valgrind(out)
                 )
-                _ready(host, "/admin/host/status")
+                wait_running(host, timeout=STARTUP, interval=0.5)
                 counts[f"funchost {side}"] = _per_request(host, out, method, pattern, seconds)
             base = counts["bare aiohttp"][1]
             for who, (requests, per) in counts.items():
