@@ -21,13 +21,12 @@ from funchost.console import announce
 from funchost.expressions import json_binding_data
 from funchost.indexing import IndexResult, index_app
 from funchost.invocation import BoundFunction, InvocationError, Invoker, bind_function
-from funchost.plugin import ServiceKey
+from funchost.plugin import PluginInfo, ServiceKey
 from funchost.registry import (
     AdminHandler,
     BindingOptions,
     HttpHandler,
     InvocationResult,
-    PluginFactory,
     Registry,
     Trigger,
     TriggerData,
@@ -67,8 +66,8 @@ class HostOptions:
     """The environment to read; defaults to os.environ."""
     apply_environment: bool = True
     """Export the app settings into os.environ, as Core Tools does for the worker."""
-    plugins: Mapping[str, PluginFactory] | None = None
-    """Plugin factories to use instead of the entry points (tests)."""
+    plugins: Sequence[PluginInfo] | None = None
+    """The plugins' manifests to use instead of the installed ones (tests)."""
     enable_auth: bool = False
     services: dict[str, Any] = field(default_factory=dict)
     """Stand-ins handed to plugins by service name (``HostApi.provided``), from a test harness."""
@@ -183,11 +182,11 @@ class Host:
         return host
 
     def _bind(self) -> None:
-        self.registry = discover(self, self.options.plugins)
         allow = [n.lower() for n in (self.options.functions or self.config.host.functions or [])]
-        for spec in self.index.functions:
-            if allow and spec.name.lower() not in allow:
-                continue
+        specs = [s for s in self.index.functions if not allow or s.name.lower() in allow]
+        used = {b.type for spec in specs for b in spec.bindings}
+        self.registry = discover(self, self.options.plugins, used)
+        for spec in specs:
             self.bound[spec.name.lower()] = bind_function(spec, self.registry, self.setting)
         self.retries = retry.policies(self.bound.values())
 

@@ -9,11 +9,10 @@ a :class:`Plugin`: a set of bindings that share state (a store, a client). Each 
 from __future__ import annotations
 
 import builtins
-import functools
 import logging
 import weakref
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Protocol, TypeVar
@@ -22,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 
 from funchost.expressions import json_binding_data
-from funchost.plugin import ServiceKey, load_object, manifests
+from funchost.plugin import PluginInfo, ServiceKey, load_object, manifests
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -284,16 +283,19 @@ PluginFactory = Callable[[HostApi], Plugin]
 
 @dataclass
 class Registry:
-    """The bindings of every loaded plugin, by lower-cased type."""
+    """The bindings of every started plugin, by lower-cased type."""
 
     plugins: list[Plugin] = field(default_factory=list)
     bindings: dict[tuple[str, Role], AnyBinding] = field(default_factory=dict)
     """By lower-cased type and role: one type may have both an input and an output binding."""
     errors: list[str] = field(default_factory=list)
+    idle_types: set[str] = field(default_factory=set)
+    """Types of the installed plugins not started for this app (it uses none of their manifest's types)."""
 
-    def add(self, plugin: Plugin, source: str) -> None:
-        """Validate and register a plugin; a plugin that fails validation is reported and left out whole."""
-        problems = _verify(plugin, source)
+    def add(self, plugin: Plugin, source: str, declared: Collection[str] = ()) -> None:
+        """Validate and register a plugin; a plugin that fails validation is reported and left out whole.
+        ``declared``: the binding types its manifest lists (empty: not listed)."""
+        problems = _verify(plugin, source, declared)
         if problems:
             self.errors.append(
                 f"Binding plugin '{source}' is disabled: "
@@ -321,7 +323,8 @@ class Registry:
         return [role for (t, role) in self.bindings if t == kind]
 
     def installed_types(self) -> list[str]:
-        return sorted({b.type for b in self.bindings.values()}, key=str.lower)
+        """Every installed binding type, the idle plugins' included."""
+        return sorted({b.type for b in self.bindings.values()} | self.idle_types, key=str.lower)
 
     def service(self, name: str) -> Any:
         for plugin in self.plugins:
@@ -345,13 +348,14 @@ def roles(binding: AnyBinding) -> list[Role]:
     return found
 
 
-def _verify(plugin: object, source: str) -> list[str]:
+def _verify(plugin: object, source: str, declared: Collection[str]) -> list[str]:
     """What is wrong with a plugin object (pluggy-style validation at registration)."""
     if not isinstance(plugin, Plugin):
         return [f"its factory returned {type(plugin).__name__}, not a funchost.plugin.Plugin"]
     problems: list[str] = []
     if not isinstance(getattr(plugin, "name", None), str) or not plugin.name:
         problems.append("it has no name (pass one to Plugin.__init__)")
+    listed = {t.lower() for t in declared}
     for binding in plugin.bindings:
         label = type(binding).__name__
         if not isinstance(binding, Trigger | InputBinding | OutputBinding):
@@ -366,39 +370,47 @@ def _verify(plugin: object, source: str) -> list[str]:
             problems.append(
                 f"{label} (type '{kind}'): trigger types end in 'Trigger' and only triggers do, as the host reads it"
             )
+        elif listed and kind.lower() not in listed:
+            problems.append(
+                f"{label} registers type '{kind}', which the manifest's binding_types ({', '.join(declared)}) "
+                "does not list: the host would not start the plugin for an app using only that type; add it there"
+            )
         model = getattr(binding, "options", None)
         if not (isinstance(model, builtins.type) and issubclass(model, BindingOptions)):
             problems.append(f"{label} has no options model (set options = a BindingOptions subclass)")
     return problems
 
 
-@functools.cache
-def plugin_factories() -> tuple[Mapping[str, PluginFactory], tuple[str, ...]]:
-    """The installed plugins' factories, imported once per process, and the import failures."""
-    infos, errors = manifests()
-    factories: dict[str, PluginFactory] = {}
-    failed = list(errors)
-    for info in infos:
-        try:
-            factories[info.name] = load_object(info.factory)
-        except Exception as exc:
-            failed.append(f"Binding plugin '{info.name}' ({info.factory}) failed to load: {exc!r}")
-    return factories, tuple(failed)
-
-
-def discover(host: HostApi, factories: Mapping[str, PluginFactory] | None = None) -> Registry:
-    """Start every plugin (the installed ones unless ``factories`` is given); a broken one is reported and
-    skipped, the others keep working."""
+def discover(
+    host: HostApi, plugins: Sequence[PluginInfo] | None = None, used: Collection[str] | None = None
+) -> Registry:
+    """Start the plugins an app needs, from ``plugins`` (default: the installed manifests): each one whose manifest
+    lists no binding types, and each listing a type in ``used`` (the app's binding types; None: every plugin).
+    The others are not imported. A broken plugin is reported and skipped; the others keep working."""
     registry = Registry()
-    if factories is None:
-        factories, errors = plugin_factories()
+    if plugins is None:
+        plugins, errors = manifests()
         registry.errors.extend(errors)
-    for name, factory in factories.items():
+    wanted = None if used is None else {kind.lower() for kind in used}
+    for info in plugins:
+        if (
+            info.binding_types
+            and wanted is not None
+            and wanted.isdisjoint(t.lower() for t in info.binding_types)
+        ):
+            registry.idle_types.update(info.binding_types)
+            continue
+        try:
+            factory: PluginFactory = load_object(info.factory)
+        except Exception as exc:
+            registry.errors.append(f"Binding plugin '{info.name}' ({info.factory}) failed to load: {exc!r}")
+            continue
         try:
             plugin = factory(host)
-            registry.add(plugin, name)
         except Exception as exc:
-            registry.errors.append(f"Binding plugin '{name}' failed to start: {exc!r}")
+            registry.errors.append(f"Binding plugin '{info.name}' failed to start: {exc!r}")
+            continue
+        registry.add(plugin, info.name, info.binding_types)
     return registry
 
 

@@ -92,14 +92,24 @@ class TestHost:
             raise AttributeError(str(exc)) from None
 
     def service(self, name: str) -> Any:
-        """An object a plugin offers by name; LookupError lists those offered."""
+        """An object a plugin offers by name, else the stand-in the test provided under that name (its plugin may
+        not have started: the app uses none of its binding types); LookupError lists those offered."""
         try:
             return self.host.service(name)
         except KeyError:
-            known = sorted({n for p in self.host.registry.plugins for n in p.services})
+            if name in self.host.options.services:
+                return self.host.options.services[name]
+            registry = self.host.registry
+            known = sorted({n for p in registry.plugins for n in p.services})
+            idle = (
+                f" Plugins are started only for apps using their binding types; this app uses none of "
+                f"{', '.join(sorted(registry.idle_types, key=str.lower))}."
+                if registry.idle_types
+                else ""
+            )
             raise LookupError(
                 f"No plugin of the app at {self.host.script_root} offers a service named {name!r}; "
-                f"offered: {', '.join(known) or 'none'}."
+                f"offered: {', '.join(known) or 'none'}.{idle}"
             ) from None
 
     @property
@@ -202,13 +212,12 @@ class Harness:
         services: dict[str, Any] = {}
         self._configure_plugins(TestSetup(self, overrides, services), plugin_options)
         capture = self._capture()
-        factories = None if self.plugins is None else {i.name: load_object(i.factory) for i in self.plugins}
         options = HostOptions(
             script_root=root,
             overrides=overrides,
             services=services,
             environ=self.environ,
-            plugins=factories,
+            plugins=self.plugins,
             index_in_thread=False,
         )
         host = await Host.load(options)

@@ -29,7 +29,6 @@ from funchost.plugin import (
     manifests,
 )
 from funchost.testing import Harness
-from funchost_http.plugin import HttpPlugin
 from tests.cli import running
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -157,6 +156,25 @@ class Good(InputBinding[GoodOptions]):
         return options.text
 
 
+BROKEN = ("notype", "wrongrole", "notaplugin")
+
+
+def notype_plugin(host: HostApi) -> Plugin:
+    return Plugin("notype", host, [NoType()])
+
+
+def wrongrole_plugin(host: HostApi) -> Plugin:
+    return Plugin("wrongrole", host, [Echo()])
+
+
+def notaplugin_plugin(host: HostApi) -> object:
+    return object()
+
+
+def good_plugin(host: HostApi) -> Plugin:
+    return Plugin("good", host, [Good()])
+
+
 GOOD_APP = """
 import azure.functions as func
 
@@ -166,6 +184,12 @@ app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 @app.route(route="good")
 @app.generic_input_binding(arg_name="g", type="good", text="fine")
 def good(req: func.HttpRequest, g: str) -> str:
+    return g
+
+
+@app.route(route="half")
+@app.generic_input_binding(arg_name="g", type="bad", text="starts the 'undeclared' plugin")
+def half(req: func.HttpRequest, g: str) -> str:
     return g
 """
 
@@ -178,13 +202,13 @@ async def broken_host(tmp_path: Path) -> AsyncIterator[Host]:
         HostOptions(
             script_root=tmp_path,
             apply_environment=False,
-            plugins={
-                "http": HttpPlugin,
-                "notype": lambda h: Plugin("notype", h, [NoType()]),
-                "wrongrole": lambda h: Plugin("wrongrole", h, [Echo()]),
-                "notaplugin": lambda h: object(),  # type: ignore[arg-type, return-value]
-                "good": lambda h: Plugin("good", h, [Good()]),
-            },
+            plugins=[
+                PluginInfo("http", "funchost_http.plugin:HttpPlugin"),
+                *(PluginInfo(name, f"{__name__}:{name}_plugin") for name in BROKEN),
+                PluginInfo("good", f"{__name__}:good_plugin", binding_types=("good",)),
+                PluginInfo("undeclared", f"{__name__}:good_plugin", binding_types=("bad",)),
+                PluginInfo("idle", "tests.no_such_module:never_imported", binding_types=("neverUsed",)),
+            ],
         )
     )
     await host.start()
@@ -204,7 +228,18 @@ async def test_invalid_plugins_are_disabled_by_name_and_the_rest_run(broken_host
         "Binding plugin 'notaplugin' is disabled: its factory returned object, not a funchost.plugin.Plugin"
         in errors
     )
+    assert (
+        "Binding plugin 'undeclared' is disabled: Good registers type 'good', which the manifest's binding_types "
+        "(bad) does not list" in errors
+    )
     assert [p.name for p in broken_host.registry.plugins] == ["http", "good"]
+    # 'idle' lists only a type the app does not use: never imported (its factory module does not exist), not
+    # started, yet its type is named among the installed ones.
+    assert "idle" not in errors and "no_such_module" not in errors
+    assert broken_host.bound["half"].spec.errors == [
+        "The binding type 'bad' of binding 'g' is not registered: no installed plugin handles it. Installed "
+        "binding types: good, http, httpTrigger, neverUsed. Install a funchost plugin for it, or check the spelling."
+    ]
     assert broken_host.state == "Running"
     assert "good" in broken_host.bound, (broken_host.index.errors, broken_host.index.warnings)
     result = await broken_host.invoke(broken_host.bound["good"].spec, _http_get(broken_host))
@@ -302,3 +337,30 @@ def test_local_http_address_from_local_settings_is_honoured(tmp_path: Path) -> N
         assert "reachable from other machines" not in proc.output
     finally:
         proc.stop()
+
+
+PLUGIN_PACKAGES = ("funchost_assistants", "funchost_http", "funchost_retrieval", "funchost_storage", "funchost_timer")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("app", "started"),
+    [
+        ("e2e_http", ["http"]),
+        ("timer_app", ["http", "timer"]),
+        ("../../sample_app", ["assistants", "http", "retrieval"]),
+    ],
+)
+def test_an_app_imports_only_the_plugins_its_binding_types_need(app: str, started: list[str]) -> None:
+    """A host (of `funchost start`, of a test) imports and starts a plugin whose manifest lists binding types only
+    for an app using one of them: the others cost that app nothing. The HTTP plugin lists none: every app gets it."""
+    code = (
+        "import asyncio, sys\n"
+        "from funchost.host import Host, HostOptions\n"
+        f"options = HostOptions(script_root=__import__('pathlib').Path({str(APPS / app)!r}), apply_environment=False)\n"
+        "host = asyncio.run(Host.load(options))\n"
+        f"print(sorted(p.partition('_')[2] for p in {PLUGIN_PACKAGES!r} if p + '.plugin' in sys.modules))\n"
+        "print(sorted(p.name for p in host.registry.plugins), host.registry.errors)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.stdout.splitlines() == [repr(started), f"{started!r} []"], result.stdout + result.stderr

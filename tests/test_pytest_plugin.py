@@ -173,9 +173,21 @@ async def test_settings_override_local_settings(funchost: Any, app: Path) -> Non
 async def test_unknown_service_is_refused(funchost: Any, app: Path) -> None:
     host = await funchost(app)
     with pytest.raises(
-        LookupError, match=r"offers a service named 'queue'; offered: assistants, chat, (.*, )?store\b"
+        LookupError,
+        match=r"offers a service named 'queue'; offered: assistants, chat, (.*, )?store\. Plugins are started only "
+        r"for apps using their binding types; this app uses none of blob, blobTrigger, embeddings, embeddingsStore, "
+        r"queue, queueTrigger, semanticSearch, timerTrigger, warmupTrigger\.$",
     ):
         host.service("queue")
+
+
+async def test_a_stand_in_is_served_even_when_its_plugin_did_not_start(funchost: Any) -> None:
+    """An HTTP-only app starts no assistants plugin, yet the store the test asked for is the one it gets back."""
+    host = await funchost(Path(__file__).parent / "apps" / "e2e_http", store="memory")
+    assert "assistants" not in [p.name for p in host.host.registry.plugins]
+    assert isinstance(host.store, MemoryStore)
+    with pytest.raises(AttributeError, match=r"this app uses none of assistantCreate, assistantPost"):
+        host.assistants  # noqa: B018  (a service only the running plugin offers)
 
 
 

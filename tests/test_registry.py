@@ -21,9 +21,9 @@ from funchost.plugin import (
     InvocationError,
     OutputBinding,
     Plugin,
+    PluginInfo,
 )
 from funchost.registry import parse_options
-from funchost_http.plugin import HttpPlugin as http_plugin
 
 
 class QueueOptions(BindingOptions):
@@ -160,7 +160,11 @@ async def host(tmp_path: Path) -> AsyncIterator[Host]:
             script_root=tmp_path,
             apply_environment=False,
             overrides={"SUFFIX": "prod"},
-            plugins={"http": http_plugin, "queue": queue_plugin, "broken": broken_plugin},
+            plugins=[
+                PluginInfo("http", "funchost_http.plugin:HttpPlugin"),
+                PluginInfo("queue", f"{__name__}:queue_plugin"),
+                PluginInfo("broken", f"{__name__}:broken_plugin"),
+            ],
         )
     )
     await loaded.start()

@@ -92,6 +92,23 @@ def test_banner_says_reload_is_on_and_an_edit_is_served(app: Path, host: Running
     assert out.count("text: [GET] http://localhost:") == 3
 
 
+def test_an_edit_using_a_new_binding_type_starts_its_plugin(app: Path, host: RunningHost) -> None:
+    """Plugins start for the binding types an app uses (their manifests list them): an HTTP-only app has no timer
+    plugin, and an edit adding a warmup function brings it in on the reload."""
+    assert host.request("GET", "/admin/warmup")[0] == 404
+    set_text(
+        app,
+        "v1",
+        '\n\nimport logging\n\n\n@app.warm_up_trigger("context")\ndef warm(context) -> None:\n'
+        '    logging.info("warmed by the new plugin")\n',
+    )
+    wait_served(host, "/api/text", "v1 h0")
+    assert host.request("POST", "/admin/warmup")[0] == 200
+    wait_count(host, "Executed 'Functions.warm' (Succeeded", 1)
+    assert "warmed by the new plugin" in host.output
+    assert "warm: warmupTrigger" in host.output
+
+
 def test_zero_failed_requests_under_load_during_20_edits(app: Path, host: RunningHost) -> None:
     failures: list[str] = []
     seen: list[int] = []

@@ -61,6 +61,13 @@ STORE_KINDS = ("sqlite", "memory", "tables")
 info = PluginInfo(
     name="assistants",
     factory="funchost_assistants.plugin:AssistantsPlugin",
+    binding_types=(
+        "assistantCreate",
+        "assistantPost",
+        "assistantQuery",
+        "assistantSkillTrigger",
+        "textCompletion",
+    ),
     flags=(
         StartFlag(
             "--store",

@@ -10,6 +10,7 @@ __all__ = ["info"]
 info = PluginInfo(
     name="retrieval",
     factory="funchost_retrieval.plugin:RetrievalPlugin",
+    binding_types=("embeddings", "embeddingsStore", "semanticSearch"),
     flags=(
         StartFlag(
             "--embeddings",

@@ -9,6 +9,7 @@ __all__ = ["info"]
 info = PluginInfo(
     name="storage",
     factory="funchost_storage.plugin:StoragePlugin",
+    binding_types=("blob", "blobTrigger", "queue", "queueTrigger"),
     flags=(
         StartFlag(
             "--storage",

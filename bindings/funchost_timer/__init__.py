@@ -4,5 +4,7 @@ from funchost.plugin import PluginInfo
 
 __all__ = ["info"]
 
-info = PluginInfo(name="timer", factory="funchost_timer.plugin:TimerPlugin")
+info = PluginInfo(
+    name="timer", factory="funchost_timer.plugin:TimerPlugin", binding_types=("timerTrigger", "warmupTrigger")
+)
 """The manifest (entry point ``funchost.plugins: timer``)."""
