@@ -19,11 +19,10 @@ import json
 import math
 import re
 from collections.abc import Iterable, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-
-from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from funchost.dotnet import TIMESPAN_MAX_TEXT, parse_timespan
 
@@ -69,11 +68,8 @@ class ConfigError(Exception):
         super().__init__(f"{message}\n  file: {self.path}\n  fix: {hint}")
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
-
-
-class HostJson(_Frozen):
+@dataclass(frozen=True)
+class HostJson:
     """host.json after environment overrides (``AzureFunctionsJobHost__a__b``) are applied."""
 
     path: Path
@@ -83,57 +79,60 @@ class HostJson(_Frozen):
     function_timeout: timedelta | None = DEFAULT_FUNCTION_TIMEOUT
     """None means unbounded (``"-1"``)."""
     log_level_default: str | None = None
-    log_levels: dict[str, str] = {}
+    log_levels: dict[str, str] = field(default_factory=dict)
     """The full ``logging.logLevel`` map, category -> canonical level name."""
     functions: list[str] | None = None
     """The allow-list; None when every function runs."""
-    custom_headers: dict[str, str] = {}
-    http: dict[str, Any] = {}
+    custom_headers: dict[str, str] = field(default_factory=dict)
+    http: dict[str, Any] = field(default_factory=dict)
     """``extensions.http`` as written (env overrides arrive as strings)."""
-    watch_directories: list[str] = list(DEFAULT_WATCH_DIRECTORIES)
-    watch_files: list[str] = list(DEFAULT_WATCH_FILES)
-    raw: dict[str, Any] = {}
+    watch_directories: list[str] = field(default_factory=lambda: list(DEFAULT_WATCH_DIRECTORIES))
+    watch_files: list[str] = field(default_factory=lambda: list(DEFAULT_WATCH_FILES))
+    raw: dict[str, Any] = field(default_factory=dict)
 
 
-class ConnectionString(_Frozen):
+@dataclass(frozen=True)
+class ConnectionString:
     """One ``ConnectionStrings`` entry of local.settings.json."""
 
     value: str
     provider_name: str | None = DEFAULT_SQL_PROVIDER
 
 
-class LocalSettings(_Frozen):
+@dataclass(frozen=True)
+class LocalSettings:
     """local.settings.json as read (before the environment is considered)."""
 
     path: Path
     exists: bool = False
     is_encrypted: bool = False
-    values: dict[str, str] = {}
-    connection_strings: dict[str, ConnectionString] = {}
+    values: dict[str, str] = field(default_factory=dict)
+    connection_strings: dict[str, ConnectionString] = field(default_factory=dict)
     local_http_port: int | None = None
     local_http_address: str | None = None
-    cors: list[str] = []
+    cors: list[str] = field(default_factory=list)
     cors_credentials: bool = False
 
 
-class AppConfig(_Frozen):
+@dataclass(frozen=True)
+class AppConfig:
     """Everything the host needs from the app folder's configuration."""
 
     script_root: Path
     host: HostJson
     local: LocalSettings
-    warnings: list[str] = []
+    warnings: list[str] = field(default_factory=list)
     """Lines the host prints at start, in order."""
-    settings: dict[str, str] = {}
+    settings: dict[str, str] = field(default_factory=dict)
     """Effective app settings: local values the environment does not define, the environment, then the
     port-independent variables Core Tools injects. Lookups through :meth:`setting` let the environment win."""
-    injected: dict[str, str] = {}
+    injected: dict[str, str] = field(default_factory=dict)
     """local.settings.json entries (Values and ``ConnectionStrings:{name}``) that reach the environment."""
-    _index: dict[str, str] = PrivateAttr(default_factory=dict)
+    _index: dict[str, str] = field(init=False, repr=False, compare=False)
 
-    def model_post_init(self, context: Any, /) -> None:
+    def __post_init__(self) -> None:
         """Build the case-insensitive lookup index (later entries win)."""
-        self._index = {_norm(k): v for k, v in self.settings.items()}
+        object.__setattr__(self, "_index", {_norm(k): v for k, v in self.settings.items()})
 
     def setting(self, name: str) -> str | None:
         """An app setting by name: case-insensitive, ``:`` and ``__`` equivalent."""

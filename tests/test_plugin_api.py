@@ -306,6 +306,25 @@ def test_cli_help_imports_no_server_and_lists_plugin_contributions() -> None:
     assert "--store" in help_text and "[assistants plugin; setting FUNCHOST_STORE]" in help_text
 
 
+def test_cli_functions_imports_the_app_but_no_server_pydantic_or_plugin() -> None:
+    """`funchost functions` costs about what importing the app costs: settings are plain records, plugins are
+    read only as manifests."""
+    code = (
+        "import sys, contextlib, io\n"
+        "from funchost.cli import main\n"
+        "out = io.StringIO()\n"
+        "with contextlib.redirect_stdout(out):\n"
+        f"    code = main(['functions', '--script-root', {str(ROOT / 'sample_app')!r}])\n"
+        "loaded = ('aiohttp', 'pydantic', 'openai', 'funchost.host', 'funchost.registry')\n"
+        "print(sorted(m for m in sys.modules if m in loaded or m.endswith('.plugin') and m != 'funchost.plugin'))\n"
+        "print(code, out.getvalue())\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    first, _, listing = result.stdout.partition("\n")
+    assert first == "[]", result.stdout + result.stderr
+    assert listing.startswith("0 ") and "CreateAssistant: httpTrigger" in listing, result.stdout + result.stderr
+
+
 @pytest.mark.slow
 def test_an_app_with_modules_named_like_the_plugins_runs_unchanged() -> None:
     with running(APPS / "shadowing_app") as host:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
 
 from funchost.dotnet import parse_timespan
 from funchost.settings import (
@@ -575,7 +575,7 @@ def test_reserved_container_name_is_reported(tmp_path: Path) -> None:
 
 def test_config_is_frozen(tmp_path: Path) -> None:
     config = load(tmp_path)
-    with pytest.raises(ValidationError):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         config.host.route_prefix = "x"
 
 
