@@ -11,6 +11,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import (
+    BENCH,
     Result,
     app_copy,
     code_env,
@@ -34,6 +35,8 @@ BASELINES = {
     FLOOR: FLOOR,
 }
 TARGET = 1.5
+HTTP_APP = BENCH / "apps" / "async_hello"
+HTTP_ONLY = "HTTP-only app"
 
 
 def _python_once(app: Path, code: str) -> float:
@@ -60,21 +63,30 @@ def _start_once(app: Path, source: Path) -> float:
 def measure(quick: bool = False) -> Result:
     runs = 3 if quick else 7
     sides = {"after": tree("after"), **({"before": tree("before")} if has_before() else {})}
-    times: dict[str, list[float]] = {name: [] for name in [*BASELINES, *sides]}
+    http_only = {f"{HTTP_ONLY} {side}": source for side, source in sides.items()}
+    times: dict[str, list[float]] = {name: [] for name in [*BASELINES, *sides, *http_only]}
     with app_copy() as app:
         for code in BASELINES.values():  # warm the page cache and __pycache__ for every side alike
             _python_once(app, code)
         for source in sides.values():
             _start_once(app, source)
+            _start_once(HTTP_APP, source)
         for _ in range(runs):  # interleaved so every side sees the same machine noise
             for name, code in BASELINES.items():
                 times[name].append(_python_once(app, code))
             for name, source in sides.items():
                 times[name].append(_start_once(app, source))
+            for name, source in http_only.items():
+                times[name].append(_start_once(HTTP_APP, source))
     base = median(times["import aiohttp, azure.functions"])
     rows = []
     for name, values in times.items():
-        what = f'`python -c "{name}"`' if name in BASELINES else f"`funchost start` -> Running ({name})"
+        if name in BASELINES:
+            what = f'`python -c "{name}"`'
+        elif name.startswith(HTTP_ONLY):
+            what = f"`funchost start` -> Running, {name}"
+        else:
+            what = f"`funchost start` -> Running ({name})"
         if name == "import aiohttp, azure.functions":
             what += " (baseline)"
         rows.append([what, runs, median(values) * 1000, min(values) * 1000, f"{median(values) / base:.2f}"])
@@ -83,7 +95,9 @@ def measure(quick: bool = False) -> Result:
         ["what", "runs", "median ms", "min ms", "x baseline"],
         rows,
         "Time from process start (Popen) until `/admin/host/status` answers `Running` (polled every 5 ms), "
-        "memory store, no reload; baselines are whole `python -c` processes in the same app folder. Runs "
+        "memory store, no reload; baselines are whole `python -c` processes in the sample app's folder. The "
+        "HTTP-only app (bench/apps/async_hello) starts only the HTTP plugin (plugins start for the binding types "
+        "an app uses). Runs "
         "interleaved; byte-code caching on. `before`/`after` are the revisions named by FUNCHOST_BENCH_BEFORE/"
         "FUNCHOST_BENCH_AFTER (after: the working tree when unset).",
     )
