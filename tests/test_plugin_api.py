@@ -289,40 +289,40 @@ def test_the_core_names_no_plugin() -> None:
     assert offenders == []
 
 
-def test_cli_help_imports_no_server_and_lists_plugin_contributions() -> None:
+def _cli_in_fresh_python(argv: list[str], watched: tuple[str, ...]) -> str:
+    """Run ``funchost <argv>`` in a new Python, check it imported none of ``watched`` nor any plugin's factory
+    module, and return its exit code and what it printed."""
     code = (
         "import sys, contextlib, io\n"
         "from funchost.cli import main\n"
-        "out = io.StringIO()\n"
+        "out, code = io.StringIO(), None\n"
         "with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):\n"
-        "    main(['start', '--help'])\n"
-        "heavy = sorted(m for m in ('aiohttp', 'pydantic', 'azure.functions', 'openai') if m in sys.modules)\n"
-        "print(heavy)\n"
-        "print(out.getvalue())\n"
+        f"    code = main({argv!r})\n"
+        f"watched = {watched!r}\n"
+        "print(sorted(m for m in sys.modules if m in watched or m.endswith('.plugin') and m != 'funchost.plugin'))\n"
+        "print(code, out.getvalue())\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    first, _, help_text = result.stdout.partition("\n")
-    assert first == "[]", result.stdout + result.stderr
+    imported, _, printed = result.stdout.partition("\n")
+    assert imported == "[]", result.stdout + result.stderr
+    return printed
+
+
+def test_cli_help_imports_no_server_and_lists_plugin_contributions() -> None:
+    help_text = _cli_in_fresh_python(
+        ["start", "--help"], ("aiohttp", "pydantic", "azure.functions", "openai")
+    )
     assert "--store" in help_text and "[assistants plugin; setting FUNCHOST_STORE]" in help_text
 
 
 def test_cli_functions_imports_the_app_but_no_server_pydantic_or_plugin() -> None:
     """`funchost functions` costs about what importing the app costs: settings are plain records, plugins are
     read only as manifests."""
-    code = (
-        "import sys, contextlib, io\n"
-        "from funchost.cli import main\n"
-        "out = io.StringIO()\n"
-        "with contextlib.redirect_stdout(out):\n"
-        f"    code = main(['functions', '--script-root', {str(ROOT / 'sample_app')!r}])\n"
-        "loaded = ('aiohttp', 'pydantic', 'openai', 'funchost.host', 'funchost.registry')\n"
-        "print(sorted(m for m in sys.modules if m in loaded or m.endswith('.plugin') and m != 'funchost.plugin'))\n"
-        "print(code, out.getvalue())\n"
+    argv = ["functions", "--script-root", str(ROOT / "sample_app")]
+    listing = _cli_in_fresh_python(
+        argv, ("aiohttp", "pydantic", "openai", "funchost.host", "funchost.registry")
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    first, _, listing = result.stdout.partition("\n")
-    assert first == "[]", result.stdout + result.stderr
-    assert listing.startswith("0 ") and "CreateAssistant: httpTrigger" in listing, result.stdout + result.stderr
+    assert listing.startswith("0 ") and "CreateAssistant: httpTrigger" in listing, listing
 
 
 @pytest.mark.slow
@@ -358,7 +358,13 @@ def test_local_http_address_from_local_settings_is_honoured(tmp_path: Path) -> N
         proc.stop()
 
 
-PLUGIN_PACKAGES = ("funchost_assistants", "funchost_http", "funchost_retrieval", "funchost_storage", "funchost_timer")
+PLUGIN_PACKAGES = (
+    "funchost_assistants",
+    "funchost_http",
+    "funchost_retrieval",
+    "funchost_storage",
+    "funchost_timer",
+)
 
 
 @pytest.mark.slow
