@@ -205,6 +205,11 @@ class PluginInfo:
         for flag in self.flags:
             if not flag.flag.startswith("--"):
                 raise ValueError(f"start flag {flag.flag!r} must start with '--'")
+        if isinstance(self.binding_types, str):
+            raise ValueError(
+                f"binding_types is the string {self.binding_types!r}: give a tuple of type names, e.g. "
+                f"({self.binding_types!r},) (mind the comma)"
+            )
         for kind in self.binding_types:
             if not isinstance(kind, str) or not kind.isidentifier():
                 raise ValueError(f"binding type {kind!r} must be a name such as 'myBinding'")

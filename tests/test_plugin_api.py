@@ -259,6 +259,10 @@ def test_manifests_are_checked() -> None:
         PluginInfo("x", "no_colon").check()
     with pytest.raises(ValueError, match="must start with '--'"):
         PluginInfo("x", "a:b", flags=(StartFlag("store", setting="S", help="h"),)).check()
+    with pytest.raises(ValueError, match=r"binding type 'my binding' must be a name such as 'myBinding'"):
+        PluginInfo("x", "a:b", binding_types=("my binding",)).check()
+    with pytest.raises(ValueError, match=r"binding_types is the string 'queue': give a tuple .* \('queue',\)"):
+        PluginInfo("x", "a:b", binding_types="queue").check()  # ("queue") without its comma
     installed = {info.name for info in manifests()[0]}
     assert {"http", "assistants"} <= installed
 
