@@ -37,16 +37,8 @@ class AssistantsPlugin(Plugin):
         self._service: AssistantService | None = None
         self._broken: str | None = None
 
-    @property
-    def used(self) -> bool:
-        """Whether the app has a function with one of these bindings."""
-        kinds = {b.type.lower() for b in self.bindings}
-        return any(b.kind in kinds for fn in self.host.functions for b in fn.bindings)
-
     async def start(self) -> None:
-        """Open the store and the chat model (only for apps that use the assistant bindings)."""
-        if not self.used and self.host.provided(STORE) is None:
-            return
+        """Open the store and the chat model (the host starts this plugin only for apps using its bindings)."""
         try:
             store = self.host.provided(STORE) or self.host.keep(
                 f"assistants.store|{self.store_kind}", self._open_store

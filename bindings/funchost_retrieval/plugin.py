@@ -54,15 +54,9 @@ class RetrievalPlugin(Plugin):
         self._warned: set[str] = set()
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
-    @property
-    def used(self) -> set[str]:
-        kinds = {b.type.lower() for b in self.bindings}
-        return {b.kind for fn in self.host.functions for b in fn.bindings if b.kind in kinds}
-
     async def start(self) -> None:
-        used = self.used
-        if not used and self.host.provided(VECTORS) is None:
-            return
+        """Open the vector store, the chat and embeddings models (the host starts this plugin only for apps using
+        its bindings)."""
         try:
             self._provider = read_search_provider(self.host.extension("openai"))
         except ProviderError as exc:
