@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from funchost import DEFAULT_MAX_BODY, DEFAULT_PORT, __version__
-from funchost.plugin import PluginInfo, add_app_argument, load_object
+from funchost.plugin import Command, PluginInfo, add_app_argument, load_object
 
 if TYPE_CHECKING:  # asyncio and socket cost ~0.1 s to import: only `start` needs them
     import asyncio
@@ -89,20 +89,28 @@ def build_parser(plugins: Sequence[PluginInfo] = ()) -> argparse.ArgumentParser:
     keys = sub.add_parser("keys", help="show the keys used with --enable-auth")
     common(keys)
 
-    taken = {"start", "functions", "keys"}
+    for name, (info, command) in plugin_commands(plugins).items():
+        cmd = sub.add_parser(name, help=f"{command.help} [{info.name} plugin]", add_help=False)
+        cmd.add_argument("argv", nargs=argparse.REMAINDER)
+    return parser
+
+
+BUILT_IN_COMMANDS = ("start", "functions", "keys")
+
+
+def plugin_commands(plugins: Sequence[PluginInfo]) -> dict[str, tuple[PluginInfo, Command]]:
+    """The commands plugins add, by name; one taking a built-in's or an earlier plugin's name is ignored."""
+    found: dict[str, tuple[PluginInfo, Command]] = {}
     for info in plugins:
         for command in info.commands:
-            if command.name in taken:
+            if command.name in BUILT_IN_COMMANDS or command.name in found:
                 print(
                     f"funchost: plugin '{info.name}' adds a command '{command.name}', which is taken; ignored.",
                     file=sys.stderr,
                 )
                 continue
-            taken.add(command.name)
-            cmd = sub.add_parser(command.name, help=f"{command.help} [{info.name} plugin]", add_help=False)
-            cmd.add_argument("argv", nargs=argparse.REMAINDER)
-            cmd.set_defaults(plugin_command=command.main)
-    return parser
+            found[command.name] = (info, command)
+    return found
 
 
 def _flag_dest(flag: str) -> str:
@@ -120,10 +128,14 @@ def _manifests() -> tuple[PluginInfo, ...]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     plugins = _manifests()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and not argv[0].startswith("-"):
+        # A plugin's command parses its own arguments, its --help included: argparse would take that for ours.
+        chosen = plugin_commands(plugins).get(argv[0])
+        if chosen is not None:
+            code: int = load_object(chosen[1].main)(argv[1:])
+            return code
     args = build_parser(plugins).parse_args(argv)
-    if getattr(args, "plugin_command", None):
-        code: int = load_object(args.plugin_command)(list(args.argv))
-        return code
     root = Path(args.script_root)
     if not root.is_dir():
         problem = "is not a folder" if root.exists() else "doesn't exist"

@@ -28,10 +28,10 @@ from funchost.context import Context, thread_local
 from funchost.dotnet import format_timespan
 from funchost.expressions import ExpressionError, Template, has_expressions, resolve_settings, system_data
 from funchost.loopwatch import LoopWatch, loop_watch
+from funchost.plugin import BindingError
 from funchost.registry import (
     HOST_CALL_REASON,
     AnyBinding,
-    BindingError,
     BindingOptions,
     HostApi,
     InputBinding,

@@ -28,9 +28,7 @@ if TYPE_CHECKING:
     from funchost.expressions import json_binding_data as json_binding_data
     from funchost.invocation import InvocationError as InvocationError
     from funchost.registry import Binding as Binding
-    from funchost.registry import BindingError as BindingError
     from funchost.registry import BindingOptions as BindingOptions
-    from funchost.registry import BindingUnavailable as BindingUnavailable
     from funchost.registry import CallContext as CallContext
     from funchost.registry import HostApi as HostApi
     from funchost.registry import InputBinding as InputBinding
@@ -92,9 +90,7 @@ _LAZY = {
     **dict.fromkeys(
         (
             "Binding",
-            "BindingError",
             "BindingOptions",
-            "BindingUnavailable",
             "CallContext",
             "HostApi",
             "InputBinding",
@@ -107,6 +103,21 @@ _LAZY = {
         "funchost.registry",
     ),
 }
+
+
+class BindingError(Exception):
+    """A binding refused a value or could not do its work; the message says what and what to do.
+
+    Defined here, not with the binding classes, so that a plugin's command can raise it without importing
+    pydantic."""
+
+    status: int = 500
+
+
+class BindingUnavailable(BindingError):
+    """A backing service (storage, model endpoint) cannot be reached; worth retrying later."""
+
+    status = 503
 
 
 def __getattr__(name: str) -> Any:

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 
 from funchost.expressions import json_binding_data
-from funchost.plugin import PluginInfo, ServiceKey, load_object, manifests
+from funchost.plugin import BindingError, PluginInfo, ServiceKey, load_object, manifests
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -32,18 +32,6 @@ HOST_CALL_REASON = "This function was programmatically called via the host APIs.
 COMMON_PROPERTIES = frozenset({"name", "type", "direction", "datatype"})
 
 log = logging.getLogger("funchost.registry")
-
-
-class BindingError(Exception):
-    """A binding refused a value or could not do its work; the message says what and what to do."""
-
-    status: int = 500
-
-
-class BindingUnavailable(BindingError):
-    """A backing service (storage, model endpoint) cannot be reached; worth retrying later."""
-
-    status = 503
 
 
 class BindingOptions(BaseModel):

@@ -21,8 +21,8 @@ from funchost.console import CaptureHandler, shown
 from funchost.host import DEFAULT_MAX_BODY, Host, HostOptions
 from funchost.indexing import unload_app
 from funchost.invocation import FunctionTimeout, InvocationError
-from funchost.plugin import PluginInfo, ServiceKey, load_object, manifests
-from funchost.registry import BindingError, TriggerData
+from funchost.plugin import BindingError, PluginInfo, ServiceKey, load_object, manifests
+from funchost.registry import TriggerData
 from funchost.web.app import HANDLER_LIMITS, Server
 
 __all__ = ["AppLoadError", "FunctionNotFound", "Harness", "TestHost", "TestSetup"]

@@ -295,13 +295,16 @@ def test_the_core_names_no_plugin() -> None:
 
 def _cli_in_fresh_python(argv: list[str], watched: tuple[str, ...]) -> str:
     """Run ``funchost <argv>`` in a new Python, check it imported none of ``watched`` nor any plugin's factory
-    module, and return its exit code and what it printed."""
+    module, and return its exit code (``main``'s return or ``SystemExit``'s) and what it printed."""
     code = (
         "import sys, contextlib, io\n"
         "from funchost.cli import main\n"
         "out, code = io.StringIO(), None\n"
-        "with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):\n"
-        f"    code = main({argv!r})\n"
+        "with contextlib.redirect_stdout(out):\n"
+        "    try:\n"
+        f"        code = main({argv!r})\n"
+        "    except SystemExit as exc:\n"
+        "        code = exc.code\n"
         f"watched = {watched!r}\n"
         "print(sorted(m for m in sys.modules if m in watched or m.endswith('.plugin') and m != 'funchost.plugin'))\n"
         "print(code, out.getvalue())\n"
@@ -327,6 +330,36 @@ def test_cli_functions_imports_the_app_but_no_server_pydantic_or_plugin() -> Non
         argv, ("aiohttp", "pydantic", "openai", "funchost.host", "funchost.registry")
     )
     assert listing.startswith("0 ") and "CreateAssistant: httpTrigger" in listing, listing
+
+
+SERVER_MODULES = ("aiohttp", "pydantic", "azure.functions", "openai", "funchost.host", "funchost.registry")
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["assistants", "--help"], "usage: funchost assistants"),
+        (["vectors", "-h"], "usage: funchost vectors"),
+        (["storage", "--help"], "usage: funchost storage"),
+        (["assistants", "list"], "No assistants in 'ChatState'"),
+        (["vectors", "list"], "No collections ("),
+        (["storage", "queue", "send", "orders", "hi"], "orders: message "),
+        (["storage", "blob", "ls", "photos"], ""),
+    ],
+)
+def test_plugin_commands_answer_their_own_help_and_import_no_server(
+    tmp_path: Path, argv: list[str], expected: str
+) -> None:
+    """A plugin's command parses its own arguments (`funchost assistants --help` used to be refused by the top
+    parser) and imports what it needs, not the server, pydantic or azure.functions."""
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "host.json").write_text('{"version": "2.0"}')
+    (app / "local.settings.json").write_text('{"Values": {"AzureWebJobsStorage": "UseDevelopmentStorage=true"}}')
+    if "--help" not in argv and "-h" not in argv:
+        argv = [*argv, "--script-root", str(app)]
+    printed = _cli_in_fresh_python(argv, SERVER_MODULES)
+    assert printed.startswith("0 ") and expected in printed, printed
 
 
 @pytest.mark.slow

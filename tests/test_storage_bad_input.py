@@ -10,10 +10,10 @@ import pytest
 
 from funchost.plugin import BindingError
 from funchost_storage.connections import resolve
-from funchost_storage.convert import PathPattern, encode_message
+from funchost_storage.convert import PathPattern
 from funchost_storage.embedded import EmbeddedStorage
 from funchost_storage.names import InvalidName, check_container, check_queue, split_path
-from funchost_storage.options import QueuesConfig
+from funchost_storage.queues import QueuesConfig, encode_message
 
 APP = """
 import azure.functions as func

@@ -26,11 +26,11 @@ from funchost_storage.convert import (
     blob_bytes,
     blob_metadata,
     blob_value,
-    encode_message,
     queue_message,
 )
 from funchost_storage.names import InvalidName, check_blob, check_container, check_queue, split_path
 from funchost_storage.options import BlobOptions, BlobTriggerOptions, QueueOptions
+from funchost_storage.queues import encode_message
 
 if TYPE_CHECKING:
     from funchost_storage.plugin import StoragePlugin

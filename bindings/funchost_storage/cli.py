@@ -12,11 +12,10 @@ from typing import Any
 
 from funchost.plugin import BindingError, add_app_argument, read_app_settings
 from funchost_storage.backend import StorageBackend, StorageError
-from funchost_storage.connections import resolve
-from funchost_storage.convert import decode_message, encode_message
+from funchost_storage.connections import DEFAULT_CONNECTION, resolve
 from funchost_storage.embedded import EmbeddedStorage
 from funchost_storage.names import InvalidName, check_container, check_queue, split_path
-from funchost_storage.options import DEFAULT_CONNECTION, QueuesConfig
+from funchost_storage.queues import QueuesConfig, decode_message, encode_message
 
 
 def _common(p: argparse.ArgumentParser) -> None:

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from funchost.plugin import BindingError
-from funchost_storage.options import DEFAULT_CONNECTION
 
 MODES = ("embedded", "azure")
+DEFAULT_CONNECTION = "AzureWebJobsStorage"
 
 Lookup = Callable[[str], str | None]
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import inspect
 import json
 import re
@@ -18,38 +16,12 @@ from azure.functions.queue import QueueMessageInConverter
 from funchost.dotnet import datetime_o
 from funchost.plugin import FunctionSpec
 from funchost_storage.backend import BlobProperties, StoredMessage
-from funchost_storage.names import MAX_MESSAGE_BYTES
 
 _PARAM = re.compile(r"\{([^{}]+)\}")
 
 
 def _text(value: str | None) -> meta.Datum:
     return meta.Datum(value, "string")
-
-
-def decode_message(text: str, encoding: str) -> bytes:
-    """A stored message's body; ValueError when base64 is expected and the text is not base64."""
-    if encoding == "base64":
-        try:
-            return base64.b64decode(text.encode("ascii"), validate=True)
-        except (binascii.Error, UnicodeEncodeError):
-            raise ValueError(
-                "the message is not valid base64 (host.json messageEncoding is 'base64')"
-            ) from None
-    return text.encode("utf-8")
-
-
-def encode_message(body: bytes, encoding: str) -> str:
-    """A message body as stored; ValueError when it is over the 64 KiB limit."""
-    text = base64.b64encode(body).decode("ascii") if encoding == "base64" else body.decode("utf-8")
-    size = len(text.encode("utf-8"))
-    if size > MAX_MESSAGE_BYTES:
-        extra = " after base64 encoding (host.json messageEncoding)" if encoding == "base64" else ""
-        raise ValueError(
-            f"the message is {size:,} bytes{extra}; Azure Storage queues accept at most {MAX_MESSAGE_BYTES:,} "
-            "(64 KiB). Store large payloads in a blob and send its name instead"
-        )
-    return text
 
 
 def queue_metadata(message: StoredMessage) -> dict[str, Any]:

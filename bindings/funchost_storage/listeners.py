@@ -24,11 +24,10 @@ from funchost_storage.convert import (
     PathPattern,
     blob_metadata,
     blob_value,
-    decode_message,
     queue_message,
     queue_metadata,
 )
-from funchost_storage.options import QueuesConfig
+from funchost_storage.queues import QueuesConfig, decode_message
 
 log = logging.getLogger("Host.Triggers.Storage")
 

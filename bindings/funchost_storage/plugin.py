@@ -22,7 +22,7 @@ from funchost_storage.connections import Connection, resolve, storage_mode
 from funchost_storage.convert import PathPattern, annotation
 from funchost_storage.embedded import EmbeddedStorage
 from funchost_storage.listeners import BlobListener, BlobTarget, Listener, QueueListener, QueueTarget, Wakeups
-from funchost_storage.options import QueuesConfig
+from funchost_storage.queues import QueuesConfig
 
 __all__ = ["BACKENDS", "StoragePlugin"]
 
