@@ -15,6 +15,8 @@ from bench.common import Result, app_copy, code_env, has_before, median, pin, se
 
 TARGET = 3.0
 COMMANDS = ("--help", "functions", "keys", "assistants list", "vectors list", "storage queue peek orders")
+TARGETED = ("--help", "functions")
+"""The commands issue 14 sets the target for; it names the others as paying for the whole server then."""
 STORE_FLOOR = "import asyncio, sqlite3, json"
 """The floor of the commands reading a local store (assistants, vectors, storage): an async SQLite reader."""
 
@@ -75,12 +77,13 @@ def measure(quick: bool = False) -> Result:
     for command in COMMANDS:
         took = median(times[f"`funchost {command}` (after)"])
         floor = f" ({took / median(times[floors[command]]):.2f}x its floor)" if command in floors else ""
+        targeted = command in TARGETED  # the others are shown for the issue's "every command" point
         summary.append(
             (
                 f"`funchost {command}` vs `import argparse`",
                 f"{took / base:.2f}x{floor}",
-                f"<= {TARGET}x",
-                verdict(took / base <= TARGET),
+                f"<= {TARGET}x" if targeted else "(none)",
+                verdict(took / base <= TARGET) if targeted else "-",
             )
         )
     return Result(text, summary)

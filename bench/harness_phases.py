@@ -5,6 +5,8 @@ times after a warm-up (medians): ``index_app`` (import the app afresh, build the
 (settings + index + bind), then one whole test as the fixture runs it (``Harness.start``, PUT + GET, close).
 ``--only test`` or ``--only floor`` runs just that loop (the floor: the app imported afresh and the same two
 requests to a bare aiohttp test server): bench/instructions.py counts its CPU instructions per test.
+``--only steps`` runs whole tests with the host's own steps timed inside them (by wrapping the functions the
+test path calls, this script only): where a test's time above the floor goes.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import app_copy, median, table
+from funchost import host as host_module
+from funchost import indexing, testing
 from funchost.host import Host, HostOptions
 from funchost.indexing import index_app, unload_app
 from funchost.testing import Harness
@@ -116,10 +120,42 @@ async def measure(app: Path, count: int, only: list[str] | None = None) -> str:
             - started
         }
 
-    steps = {"index": index, "load": load, "test": test, "floor": floor}
+    async def steps(n: int) -> dict[str, float]:
+        spent.clear()
+        harness = Harness(app.parent, lambda: tmp)
+        t0 = time.perf_counter()
+        host: Any = await harness.start(app)
+        t1 = time.perf_counter()
+        created = await host.client.put(f"/api/assistants/a{n}")
+        assert created.status == 202, await created.text()
+        t2 = time.perf_counter()
+        state = await host.client.get(f"/api/assistants/a{n}?timestampUTC=2000-01-01T00:00:00Z")
+        assert (await state.json())["exists"] is True
+        t3 = time.perf_counter()
+        await harness.close()
+        t4 = time.perf_counter()
+        inside = {f"  {label}": spent[label] for label in SHOWN if label != "TestHost.close"}
+        return {
+            "Harness.start": t1 - t0,
+            **inside,
+            "  the rest of Harness.start (test server and client, plugins' test hooks, log capture)": t1
+            - t0
+            - spent["Host.load"]
+            - spent["Host.start"],
+            "first request (PUT: connection, a worker thread, the store's first write)": t2 - t1,
+            "second request (GET)": t3 - t2,
+            "Harness.close": t4 - t3,
+            "  TestHost.close (client, server, host, worker threads)": spent["TestHost.close"],
+            "the whole test": t4 - t0,
+        }
+
+    spent: dict[str, float] = {}
+    if only and "steps" in only:
+        _time_calls(spent)
+    steps_ = {"index": index, "load": load, "test": test, "floor": floor, "steps": steps}
     found: dict[str, float] = {}
-    for name in only or steps:
-        found.update(await _timed(count, steps[name]))
+    for name in only or ("index", "load", "test", "floor"):
+        found.update(await _timed(count, steps_[name]))
     rows = [[name, seconds * 1000] for name, seconds in found.items()]
     return table(
         "pytest plugin: one test's steps, in-process (sample app)",
@@ -129,10 +165,71 @@ async def measure(app: Path, count: int, only: list[str] | None = None) -> str:
     )
 
 
+def _time_calls(spent: dict[str, float]) -> None:
+    """Wrap the steps a test runs so their time adds up in ``spent`` (for ``--only steps``)."""
+
+    def timed(owner: Any, name: str, label: str) -> None:
+        inner = getattr(owner, name)
+        if asyncio.iscoroutinefunction(inner):
+
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                started = time.perf_counter()
+                try:
+                    return await inner(*args, **kwargs)
+                finally:
+                    spent[label] = spent.get(label, 0.0) + time.perf_counter() - started
+
+            setattr(owner, name, async_wrapper)
+            return
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                spent[label] = spent.get(label, 0.0) + time.perf_counter() - started
+
+        setattr(owner, name, wrapper)
+
+    for label, (owner, name) in STEPS.items():
+        timed(owner, name, label)
+    real_import = importlib.import_module
+
+    def import_app(name: str, package: str | None = None) -> Any:  # indexing's import of function_app only
+        if name != "function_app":
+            return real_import(name, package)
+        started = time.perf_counter()
+        try:
+            return real_import(name, package)
+        finally:
+            spent[IMPORT] = spent.get(IMPORT, 0.0) + time.perf_counter() - started
+
+    importlib.import_module = import_app
+
+
+IMPORT = "index_app: import the app (the floor imports it too)"
+STEPS: dict[str, tuple[Any, str]] = {
+    "Host.load": (Host, "load"),
+    "settings: the environment without what funchost exported": (host_module, "host_environment"),
+    "settings: host.json, local.settings.json": (host_module, "load_settings"),
+    "index_app": (host_module, "index_app"),
+    "index_app: function specs (azure.functions' binding JSON, parameter checks)": (
+        indexing,
+        "_spec_from_v2",
+    ),
+    "bind: start the plugins the app uses": (host_module, "discover"),
+    "bind: bind functions to plugins, validate options": (host_module, "bind_function"),
+    "Host.start": (Host, "start"),
+    "TestHost.close": (testing.TestHost, "close"),
+}
+"""``--only steps``: what is timed inside a test, by label (and ``IMPORT``)."""
+SHOWN = [*list(STEPS)[:4], IMPORT, *list(STEPS)[4:]]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tests", type=int, default=200)
-    parser.add_argument("--only", nargs="+", choices=["index", "load", "test", "floor"])
+    parser.add_argument("--only", nargs="+", choices=["index", "load", "test", "floor", "steps"])
     args = parser.parse_args()
     with app_copy() as app:
         print(asyncio.run(measure(app, args.tests, args.only)))
