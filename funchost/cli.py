@@ -11,7 +11,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,7 +33,10 @@ SHUTDOWN_SECONDS = 5.0
 """How long a stop (SIGINT/SIGTERM) waits for running requests, plugins and threads before it abandons them."""
 
 
-def build_parser(plugins: Sequence[PluginInfo] = ()) -> argparse.ArgumentParser:
+def build_parser(
+    plugins: Sequence[PluginInfo] = (), commands: Mapping[str, tuple[PluginInfo, Command]] | None = None
+) -> argparse.ArgumentParser:
+    """The CLI's parser; ``commands``: :func:`plugin_commands` of ``plugins`` when already computed."""
     parser = argparse.ArgumentParser(prog="funchost", description="Run Azure Functions Python apps locally.")
     parser.add_argument("--version", action="version", version=f"funchost {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -89,7 +92,7 @@ def build_parser(plugins: Sequence[PluginInfo] = ()) -> argparse.ArgumentParser:
     keys = sub.add_parser("keys", help="show the keys used with --enable-auth")
     common(keys)
 
-    for name, (info, command) in plugin_commands(plugins).items():
+    for name, (info, command) in (plugin_commands(plugins) if commands is None else commands).items():
         cmd = sub.add_parser(name, help=f"{command.help} [{info.name} plugin]", add_help=False)
         cmd.add_argument("argv", nargs=argparse.REMAINDER)
     return parser
@@ -128,14 +131,13 @@ def _manifests() -> tuple[PluginInfo, ...]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     plugins = _manifests()
+    commands = plugin_commands(plugins)
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and not argv[0].startswith("-"):
+    if argv and argv[0] in commands:
         # A plugin's command parses its own arguments, its --help included: argparse would take that for ours.
-        chosen = plugin_commands(plugins).get(argv[0])
-        if chosen is not None:
-            code: int = load_object(chosen[1].main)(argv[1:])
-            return code
-    args = build_parser(plugins).parse_args(argv)
+        code: int = load_object(commands[argv[0]][1].main)(argv[1:])
+        return code
+    args = build_parser(plugins, commands).parse_args(argv)
     root = Path(args.script_root)
     if not root.is_dir():
         problem = "is not a folder" if root.exists() else "doesn't exist"

@@ -261,7 +261,9 @@ def test_manifests_are_checked() -> None:
         PluginInfo("x", "a:b", flags=(StartFlag("store", setting="S", help="h"),)).check()
     with pytest.raises(ValueError, match=r"binding type 'my binding' must be a name such as 'myBinding'"):
         PluginInfo("x", "a:b", binding_types=("my binding",)).check()
-    with pytest.raises(ValueError, match=r"binding_types is the string 'queue': give a tuple .* \('queue',\)"):
+    with pytest.raises(
+        ValueError, match=r"binding_types is the string 'queue': give a tuple .* \('queue',\)"
+    ):
         PluginInfo("x", "a:b", binding_types="queue").check()  # ("queue") without its comma
     installed = {info.name for info in manifests()[0]}
     assert {"http", "assistants"} <= installed
@@ -355,7 +357,9 @@ def test_plugin_commands_answer_their_own_help_and_import_no_server(
     app = tmp_path / "app"
     app.mkdir()
     (app / "host.json").write_text('{"version": "2.0"}')
-    (app / "local.settings.json").write_text('{"Values": {"AzureWebJobsStorage": "UseDevelopmentStorage=true"}}')
+    (app / "local.settings.json").write_text(
+        '{"Values": {"AzureWebJobsStorage": "UseDevelopmentStorage=true"}}'
+    )
     if "--help" not in argv and "-h" not in argv:
         argv = [*argv, "--script-root", str(app)]
     printed = _cli_in_fresh_python(argv, SERVER_MODULES)
@@ -426,3 +430,31 @@ def test_an_app_imports_only_the_plugins_its_binding_types_need(app: str, starte
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.stdout.splitlines() == [repr(started), f"{started!r} []"], result.stdout + result.stderr
+
+
+def _echo_command(argv: list[str]) -> int:
+    print("echo", *argv)
+    return 7
+
+
+def test_plugin_command_names_taken_are_ignored_once_and_the_first_plugin_keeps_its_command(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from funchost import cli
+    from funchost.plugin import Command, PluginInfo
+
+    echo = f"{__name__}:_echo_command"
+    first = PluginInfo(
+        "first", "x.y:z", commands=(Command("echo", "echo", echo), Command("start", "no", echo))
+    )
+    second = PluginInfo("second", "x.y:z", commands=(Command("echo", "shadow", "missing.module:main"),))
+    monkeypatch.setattr(cli, "_manifests", lambda: (first, second))
+    assert cli.main(["echo", "--help", "x"]) == 7  # the plugin parses its own --help
+    out, err = capsys.readouterr()
+    assert out == "echo --help x\n"
+    assert err.count("plugin 'first' adds a command 'start', which is taken; ignored.") == 1
+    assert err.count("plugin 'second' adds a command 'echo', which is taken; ignored.") == 1
+    with pytest.raises(SystemExit):
+        cli.main(["start", "--help"])
+    out, err = capsys.readouterr()
+    assert "usage: funchost start" in out and err.count("taken; ignored") == 2  # once per warning, not twice
