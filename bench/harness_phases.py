@@ -6,13 +6,15 @@ times after a warm-up (medians): ``index_app`` (import the app afresh, build the
 ``--only test`` or ``--only floor`` runs just that loop (the floor: the app imported afresh and the same two
 requests to a bare aiohttp test server): bench/instructions.py counts its CPU instructions per test.
 ``--only steps`` runs whole tests with the host's own steps timed inside them (by wrapping the functions the
-test path calls, this script only): where a test's time above the floor goes.
+test path calls, this script only): where a test's time above the floor goes. ``--drift`` runs ``--tests`` whole
+tests and reports the median of each tenth: whether a test costs more as a session goes on.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import importlib
 import sys
 import time
@@ -165,6 +167,33 @@ async def measure(app: Path, count: int, only: list[str] | None = None) -> str:
     )
 
 
+async def drift(app: Path, count: int) -> str:
+    """Whole tests in one process, median per tenth of the run: does a test cost more as a session goes on?"""
+    tmp = app.parent
+    rows: list[list[object]] = []
+    took: list[float] = []
+    block = max(1, count // 10)
+    for n in range(count):
+        harness = Harness(app.parent, lambda: tmp)
+        started = time.perf_counter()
+        host: Any = await harness.start(app)
+        created = await host.client.put(f"/api/assistants/a{n}")
+        assert created.status == 202, await created.text()
+        await harness.close()
+        took.append(time.perf_counter() - started)
+        if len(took) == block:
+            rows.append(
+                [f"{n + 2 - block}-{n + 1}", median(took) * 1000, len(gc.get_objects()), len(sys.modules)]
+            )
+            took.clear()
+    return table(
+        "pytest plugin: cost along a session (sample app)",
+        ["tests", "median ms", "live objects after", "modules after"],
+        rows,
+        f"{count} whole tests (start, PUT, close) in one process, no warm-up.",
+    )
+
+
 def _time_calls(spent: dict[str, float]) -> None:
     """Wrap the steps a test runs so their time adds up in ``spent`` (for ``--only steps``)."""
 
@@ -230,9 +259,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tests", type=int, default=200)
     parser.add_argument("--only", nargs="+", choices=["index", "load", "test", "floor", "steps"])
+    parser.add_argument("--drift", action="store_true", help="only the cost along a session of --tests tests")
     args = parser.parse_args()
     with app_copy() as app:
-        print(asyncio.run(measure(app, args.tests, args.only)))
+        print(asyncio.run(drift(app, args.tests) if args.drift else measure(app, args.tests, args.only)))
 
 
 if __name__ == "__main__":
