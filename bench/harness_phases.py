@@ -77,9 +77,26 @@ async def _floor_test(app: Path, n: int) -> None:
         assert (await answer.json())["exists"] is True
 
 
-async def measure(app: Path, count: int, only: list[str] | None = None) -> str:
-    tmp = app.parent  # the throwaway copy's folder (plugins ask for one only for file-backed stores)
+async def _one_test(app: Path, n: int) -> list[float]:
+    """One test as the fixture runs it: the clock before the start, after it, after the PUT, the GET and the close."""
+    harness = Harness(
+        app.parent, lambda: app.parent
+    )  # the copy's folder: asked for only by file-backed stores
+    marks = [time.perf_counter()]
+    host: Any = await harness.start(app)
+    marks.append(time.perf_counter())
+    created = await host.client.put(f"/api/assistants/a{n}")
+    assert created.status == 202, await created.text()
+    marks.append(time.perf_counter())
+    state = await host.client.get(f"/api/assistants/a{n}?timestampUTC=2000-01-01T00:00:00Z")
+    assert (await state.json())["exists"] is True
+    marks.append(time.perf_counter())
+    await harness.close()
+    marks.append(time.perf_counter())
+    return marks
 
+
+async def measure(app: Path, count: int, only: list[str] | None = None) -> str:
     async def index(_: int) -> dict[str, float]:
         started = time.perf_counter()
         index_app(app, {})
@@ -96,17 +113,7 @@ async def measure(app: Path, count: int, only: list[str] | None = None) -> str:
         return {"Host.load: settings + index_app + bind (plugins, options)": took}
 
     async def test(n: int) -> dict[str, float]:
-        harness = Harness(app.parent, lambda: tmp)
-        t0 = time.perf_counter()
-        host: Any = await harness.start(app)
-        t1 = time.perf_counter()
-        created = await host.client.put(f"/api/assistants/a{n}")
-        assert created.status == 202, await created.text()
-        state = await host.client.get(f"/api/assistants/a{n}?timestampUTC=2000-01-01T00:00:00Z")
-        assert (await state.json())["exists"] is True
-        t2 = time.perf_counter()
-        await harness.close()
-        t3 = time.perf_counter()
+        t0, t1, _, t2, t3 = await _one_test(app, n)
         return {
             "Harness.start: Host.load + plugins' test hooks + start + test server and client": t1 - t0,
             "two requests (PUT create, GET state) through the test client": t2 - t1,
@@ -124,18 +131,7 @@ async def measure(app: Path, count: int, only: list[str] | None = None) -> str:
 
     async def steps(n: int) -> dict[str, float]:
         spent.clear()
-        harness = Harness(app.parent, lambda: tmp)
-        t0 = time.perf_counter()
-        host: Any = await harness.start(app)
-        t1 = time.perf_counter()
-        created = await host.client.put(f"/api/assistants/a{n}")
-        assert created.status == 202, await created.text()
-        t2 = time.perf_counter()
-        state = await host.client.get(f"/api/assistants/a{n}?timestampUTC=2000-01-01T00:00:00Z")
-        assert (await state.json())["exists"] is True
-        t3 = time.perf_counter()
-        await harness.close()
-        t4 = time.perf_counter()
+        t0, t1, t2, t3, t4 = await _one_test(app, n)
         inside = {f"  {label}": spent[label] for label in SHOWN if label != "TestHost.close"}
         return {
             "Harness.start": t1 - t0,
@@ -169,18 +165,12 @@ async def measure(app: Path, count: int, only: list[str] | None = None) -> str:
 
 async def drift(app: Path, count: int) -> str:
     """Whole tests in one process, median per tenth of the run: does a test cost more as a session goes on?"""
-    tmp = app.parent
     rows: list[list[object]] = []
     took: list[float] = []
     block = max(1, count // 10)
     for n in range(count):
-        harness = Harness(app.parent, lambda: tmp)
-        started = time.perf_counter()
-        host: Any = await harness.start(app)
-        created = await host.client.put(f"/api/assistants/a{n}")
-        assert created.status == 202, await created.text()
-        await harness.close()
-        took.append(time.perf_counter() - started)
+        marks = await _one_test(app, n)
+        took.append(marks[-1] - marks[0])
         if len(took) == block:
             rows.append(
                 [f"{n + 2 - block}-{n + 1}", median(took) * 1000, len(gc.get_objects()), len(sys.modules)]
@@ -190,7 +180,7 @@ async def drift(app: Path, count: int) -> str:
         "pytest plugin: cost along a session (sample app)",
         ["tests", "median ms", "live objects after", "modules after"],
         rows,
-        f"{count} whole tests (start, PUT, close) in one process, no warm-up.",
+        f"{count} whole tests (start, PUT, GET, close) in one process, no warm-up.",
     )
 
 
